@@ -1,0 +1,43 @@
+"""Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the package, its connection type, hooks, operators, sensors, triggers and links."""
+    from airflow_provider_celonis import __version__
+    from airflow_provider_celonis.connection_form import conn_fields, ui_field_behaviour
+
+    return {
+        "package-name": "airflow-provider-celonis",
+        "name": "Celonis",
+        "description": "Reload Celonis process data models, run data jobs and push data into data pools.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Celonis",
+                "external-doc-url": "https://developer.celonis.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Celonis",
+                "python-modules": [
+                    "airflow_provider_celonis.hooks.celonis",
+                    "airflow_provider_celonis.hooks.celonis_async",
+                ],
+            }
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_celonis.hooks.celonis.CelonisHook",
+                "hook-name": "Celonis",
+                "connection-type": "celonis",
+                "ui-field-behaviour": ui_field_behaviour(),
+                "conn-fields": conn_fields(),
+            }
+        ],
+    }

@@ -1,0 +1,474 @@
+"""CelonisHook: one method per Celonis endpoint the provider supports, over ``requests``.
+
+The hook owns the base URL, authentication, timeouts, TLS, proxies and retries. It knows nothing
+about Airflow tasks, XCom or context; operators call it and decide what a result means via
+``airflow_provider_celonis.models``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import IO, Any
+
+import requests
+from airflow.providers.common.compat.sdk import BaseHook
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_celonis import endpoints
+from airflow_provider_celonis.auth import CelonisAuth
+from airflow_provider_celonis.connection_form import ui_field_behaviour
+from airflow_provider_celonis.connection_settings import CelonisConnectionSettings
+from airflow_provider_celonis.endpoints import Endpoint
+from airflow_provider_celonis.exceptions import (
+    CelonisApiError,
+    CelonisConnectionConfigError,
+    CelonisError,
+    CelonisNameNotFoundError,
+)
+from airflow_provider_celonis.hooks._http import error_from_response, parse_json, user_agent
+from airflow_provider_celonis.hooks._multipart import MultipartFileBody
+from airflow_provider_celonis.models import (
+    DataJob,
+    DataJobMode,
+    DataModelLoad,
+    DataModelTable,
+    DataPool,
+    ExecutionLog,
+    PushChunk,
+    PushFileType,
+    PushJob,
+    PushType,
+)
+from airflow_provider_celonis.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class CelonisHook(BaseHook):
+    """Call the Celonis Platform API with the credential of an Airflow ``celonis`` connection.
+
+    :param celonis_conn_id: the Airflow connection (type ``celonis``) holding the team URL and credential.
+    :param retry_limit: attempts per request for transient failures (5xx, 429, network), at least 1.
+    :param retry_delay: first backoff wait in seconds; doubles per attempt.
+    :param max_retry_wait: the longest single wait, also the cap on ``Retry-After``.
+    """
+
+    conn_name_attr = "celonis_conn_id"
+    default_conn_name = "celonis_default"
+    conn_type = "celonis"
+    hook_name = "Celonis"
+
+    def __init__(
+        self,
+        celonis_conn_id: str = default_conn_name,
+        *,
+        retry_limit: int = 6,
+        retry_delay: float = 1.0,
+        max_retry_wait: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.celonis_conn_id = celonis_conn_id
+        self.retry_policy = RetryPolicy(max_attempts=retry_limit, base_delay=retry_delay, max_delay=max_retry_wait)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel and hide connection form fields (Airflow 2 and UIs without ``conn-fields``)."""
+        return ui_field_behaviour()
+
+    # --- connection -----------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> CelonisConnectionSettings:
+        """The validated connection settings (read once per hook)."""
+        return CelonisConnectionSettings.from_connection(self.get_connection(self.celonis_conn_id))
+
+    @cached_property
+    def auth(self) -> CelonisAuth:
+        """The credential of the connection."""
+        return CelonisAuth(self.settings)
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """A pooled HTTP session with the connection's TLS, proxies and User-Agent."""
+        session = requests.Session()
+        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["User-Agent"] = user_agent()
+        session.verify = self.settings.verify
+        if self.settings.verify is False:
+            log.warning(
+                "TLS certificate verification is OFF for Celonis connection %r: only do this for a local "
+                "emulator or a proxy you trust.", self.celonis_conn_id
+            )
+        if self.settings.proxies:
+            session.proxies.update(self.settings.proxies)
+        return session
+
+    @property
+    def base_url(self) -> str:
+        """The team URL, e.g. ``https://myteam.eu-1.celonis.cloud``."""
+        return self.settings.base_url
+
+    # --- transport ------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: MultipartFileBody | None = None,
+    ) -> requests.Response:
+        url = self.base_url + endpoint.path
+        attempt = 0
+        refreshed_token = False
+        while True:
+            attempt += 1
+            header = self.auth.header(self.session)
+            headers = {"Authorization": header, "Accept": "application/json"}
+            data = None
+            if body is not None:
+                body.rewind()
+                headers["Content-Type"] = body.content_type
+                data = body
+            try:
+                response = self.session.request(
+                    endpoint.method, url, params=params, json=json, data=data, headers=headers,
+                    timeout=self.settings.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                sent = not _never_sent(exc)
+                if self.retry_policy.should_retry_error(sent, endpoint.idempotent, attempt):
+                    wait = self.retry_policy.backoff(attempt)
+                    self._log_retry(endpoint, type(exc).__name__, wait, attempt)
+                    time.sleep(wait)
+                    continue
+                raise CelonisApiError(
+                    method=endpoint.method, path=endpoint.path, status_code=None,
+                    reason=f"{type(exc).__name__} after {attempt} attempt(s)"
+                    + ("" if endpoint.idempotent or not sent else "; not repeated, it may have been applied"),
+                ) from None
+            status = response.status_code
+            if status == 401 and self.auth.refreshable and not refreshed_token:
+                # An OAuth token can be revoked or expire early: fetch one new token, once.
+                self.auth.invalidate(header)
+                refreshed_token = True
+                attempt -= 1
+                continue
+            if status >= 400:
+                if self.retry_policy.should_retry_status(status, endpoint.idempotent, attempt):
+                    wait = self.retry_policy.wait_for_response(response.headers, attempt)
+                    self._log_retry(endpoint, f"HTTP {status}", wait, attempt)
+                    time.sleep(wait)
+                    continue
+                raise error_from_response(
+                    endpoint.method, endpoint.path, status, response.headers, response.content, response.reason
+                )
+            log.debug("Celonis %s %s -> %s", endpoint.method, endpoint.path, status)
+            return response
+
+    def _log_retry(self, endpoint: Endpoint, why: str, wait: float, attempt: int) -> None:
+        log.warning(
+            "Celonis %s %s failed (%s); retrying in %.1f s (attempt %d of %d).",
+            endpoint.method, endpoint.path, why, wait, attempt + 1, self.retry_policy.max_attempts,
+        )
+
+    def _json(self, endpoint: Endpoint, **kwargs: Any) -> Any:
+        return parse_json(self._request(endpoint, **kwargs).content)
+
+    # --- connection test ------------------------------------------------------------------------
+
+    def list_data_pools(self) -> list[DataPool]:
+        """The data pools the credential can see."""
+        return [DataPool.from_api(item) for item in self._json(endpoints.list_pools()) or []]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated request; return ``(ok, message)`` with the reason."""
+        try:
+            pools = self.list_data_pools()
+        except CelonisError as exc:
+            return False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - the UI shows the message, never a traceback
+            return False, f"{type(exc).__name__}: {exc}"
+        auth = self.settings.auth_type.value
+        return True, f"Connected to {self.base_url} with {auth}; {len(pools)} data pool(s) visible."
+
+    # --- process data models --------------------------------------------------------------------
+
+    def get_data_model_tables(self, pool_id: str, data_model_id: str) -> list[DataModelTable]:
+        """The tables of a data model."""
+        raw = self._json(endpoints.data_model_tables(pool_id, data_model_id)) or []
+        return [DataModelTable.from_api(item) for item in raw]
+
+    def resolve_table_ids(self, pool_id: str, data_model_id: str, tables: Iterable[str]) -> list[str]:
+        """Turn table ids, names or aliases into table ids; an unknown one fails and lists what exists."""
+        wanted = [str(t).strip() for t in tables]
+        if not wanted or any(not t for t in wanted):
+            raise ValueError(f"tables must be a non-empty list of table ids or names, not {list(tables)!r}.")
+        known = self.get_data_model_tables(pool_id, data_model_id)
+        by_id = {t.id: t.id for t in known}
+        by_name: dict[str, set[str]] = {}
+        for table in known:
+            for label in {table.name, table.alias_or_name, table.alias}:
+                if label:
+                    by_name.setdefault(label.lower(), set()).add(table.id)
+        resolved: list[str] = []
+        missing: list[str] = []
+        for item in wanted:
+            if item in by_id:
+                resolved.append(item)
+                continue
+            ids = by_name.get(item.lower(), set())
+            if len(ids) == 1:
+                resolved.append(next(iter(ids)))
+            elif len(ids) > 1:
+                raise CelonisNameNotFoundError(
+                    f"Table name {item!r} matches {len(ids)} tables of data model {data_model_id}: "
+                    f"use one of the ids {sorted(ids)}."
+                )
+            else:
+                missing.append(item)
+        if missing:
+            names = sorted({t.alias_or_name for t in known} | {t.name for t in known})
+            raise CelonisNameNotFoundError(
+                f"Data model {data_model_id} in pool {pool_id} has no table {', '.join(map(repr, missing))}. "
+                f"Tables it has: {', '.join(names) or '(none)'}."
+            )
+        return list(dict.fromkeys(resolved))
+
+    def trigger_data_model_load(self, pool_id: str, data_model_id: str) -> None:
+        """Start a complete load of a data model."""
+        self._request(endpoints.data_model_load(pool_id, data_model_id))
+
+    def trigger_partial_data_model_load(self, pool_id: str, data_model_id: str, table_ids: Sequence[str]) -> None:
+        """Start a partial load: the given table ids completely, the rest from cache."""
+        if not table_ids:
+            raise ValueError("A partial load needs at least one table id.")
+        self._request(endpoints.data_model_partial_load(pool_id, data_model_id), json=list(table_ids))
+
+    def get_last_load(self, pool_id: str, data_model_id: str) -> DataModelLoad | None:
+        """The last load of a data model, or None when it was never loaded."""
+        raw = self._json(endpoints.data_model_last_load(pool_id, data_model_id))
+        return DataModelLoad.from_api(raw) if raw else None
+
+    def cancel_data_model_load(self, pool_id: str, data_model_id: str) -> None:
+        """Cancel the running load of a data model (undocumented endpoint; best effort)."""
+        self._request(endpoints.data_model_cancel_load(pool_id, data_model_id))
+
+    # --- data jobs ------------------------------------------------------------------------------
+
+    def execute_data_job(self, pool_id: str, job_id: str, mode: str | DataJobMode = DataJobMode.DELTA) -> None:
+        """Execute a data job in FULL or DELTA mode (Celonis returns no execution id)."""
+        parsed = DataJobMode.parse(mode)
+        self._request(endpoints.data_job_execute(pool_id, job_id), params={"mode": parsed.value})
+
+    def get_data_job(self, pool_id: str, job_id: str) -> DataJob:
+        """The data job and the status of its latest execution."""
+        return DataJob.from_api(self._json(endpoints.data_job_status(pool_id, job_id)) or {})
+
+    def cancel_data_job(self, pool_id: str, job_id: str) -> None:
+        """Cancel the running execution of a data job (undocumented endpoint; best effort)."""
+        self._request(endpoints.data_job_cancel(pool_id, job_id))
+
+    def get_data_job_executions(self, pool_id: str, job_id: str, limit: int = 5) -> list[ExecutionLog]:
+        """The latest executions of a data job, newest first (undocumented endpoint)."""
+        raw = self._json(endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": 0})
+        items = raw.get("executionItems", []) if isinstance(raw, dict) else raw or []
+        return [ExecutionLog.from_api(item) for item in items]
+
+    # --- Data Push API ------------------------------------------------------------------------
+
+    def create_push_job(
+        self,
+        pool_id: str,
+        target_name: str,
+        *,
+        push_type: str | PushType = PushType.REPLACE,
+        file_type: str | PushFileType = PushFileType.PARQUET,
+        connection_id: str | None = None,
+        keys: Sequence[str] | None = None,
+        table_schema: dict[str, Any] | None = None,
+        csv_parsing_options: dict[str, Any] | None = None,
+        fallback_varchar_length: int | None = None,
+        upsert_strategy: str | None = None,
+    ) -> PushJob:
+        """Create a Data Push job for ``target_name``; chunks are added to it next."""
+        if not str(target_name).strip():
+            raise ValueError("target_name must name the table to push into.")
+        body: dict[str, Any] = {
+            "type": PushType.parse(push_type).value,
+            "fileType": PushFileType.parse(file_type).value,
+            "targetName": target_name,
+            "dataPoolId": pool_id,
+        }
+        optional = {
+            "connectionId": connection_id,
+            "keys": list(keys) if keys else None,
+            "tableSchema": table_schema,
+            "csvParsingOptions": csv_parsing_options,
+            "fallbackVarcharLength": fallback_varchar_length,
+            "upsertStrategy": upsert_strategy,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return PushJob.from_api(self._json(endpoints.push_job_create(pool_id), json=body))
+
+    def list_push_jobs(self, pool_id: str) -> list[PushJob]:
+        """All Data Push jobs of a pool."""
+        return [PushJob.from_api(item) for item in self._json(endpoints.push_job_list(pool_id)) or []]
+
+    def get_push_job(self, pool_id: str, job_id: str) -> PushJob:
+        """One Data Push job."""
+        return PushJob.from_api(self._json(endpoints.push_job(pool_id, job_id)))
+
+    def list_push_chunks(self, pool_id: str, job_id: str) -> list[PushChunk]:
+        """The chunks added to a push job so far."""
+        raw = self._json(endpoints.push_job_chunks(pool_id, job_id, method="GET")) or []
+        return [PushChunk.from_api(item) for item in raw]
+
+    def add_push_chunk(
+        self,
+        pool_id: str,
+        job_id: str,
+        data: bytes | str | os.PathLike[str] | IO[bytes],
+        *,
+        file_name: str = "chunk.parquet",
+        kind: str = "upserted",
+    ) -> None:
+        """Add one chunk (bytes, a file path or a binary file object; < 1 GB) to a NEW push job.
+
+        The body is streamed, never copied. The upload is not repeated after an ambiguous failure
+        (the chunk may have been stored); callers check ``list_push_chunks`` before resending.
+        """
+        if isinstance(data, bytes | bytearray):
+            body = MultipartFileBody.from_bytes(bytes(data), file_name=file_name)
+        elif isinstance(data, str | os.PathLike):
+            body = MultipartFileBody.from_path(data, file_name=file_name)
+        else:
+            start = data.tell()
+            data.seek(0, os.SEEK_END)
+            size = data.tell() - start
+            data.seek(start)
+            body = MultipartFileBody(data, size, file_name=file_name)
+        try:
+            self._request(endpoints.push_job_chunks(pool_id, job_id, kind), body=body)
+        finally:
+            if not hasattr(data, "read"):
+                body.close()
+
+    def execute_push_job(self, pool_id: str, job_id: str) -> None:
+        """Submit a push job: Celonis applies its chunks (rate limited per team: 10/s, 250/h)."""
+        self._request(endpoints.push_job(pool_id, job_id, method="POST"))
+
+    def cancel_push_job(self, pool_id: str, job_id: str) -> None:
+        """Cancel a push job that has not ended."""
+        self._request(endpoints.push_job_cancel(pool_id, job_id))
+
+    def delete_push_job(self, pool_id: str, job_id: str) -> None:
+        """Delete a push job."""
+        self._request(endpoints.push_job(pool_id, job_id, method="DELETE"))
+
+    # --- Standard Data Ingestion API (S3-compatible) --------------------------------------------
+
+    def get_ingestion_client(
+        self,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        region: str | None = None,
+    ) -> Any:
+        """A boto3 S3 client for ``<team URL>/api/data-ingestion`` (path-style, SigV4).
+
+        The access key and secret are those of the "Push data into Celonis" data connection; by
+        default they come from the connection extras ``ingestion_access_key_id`` and
+        ``ingestion_secret_access_key``.
+        """
+        import boto3
+        from botocore.config import Config
+
+        key_id = access_key_id or self.settings.ingestion_access_key_id
+        secret = secret_access_key or self.settings.ingestion_secret_access_key
+        if not key_id or not secret:
+            raise CelonisConnectionConfigError(
+                f"No Standard Data Ingestion credentials: pass access_key_id and secret_access_key, or set "
+                f"ingestion_access_key_id and ingestion_secret_access_key in the extra of {self.celonis_conn_id!r}."
+            )
+        config = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            retries={"mode": "standard", "max_attempts": self.retry_policy.max_attempts},
+            connect_timeout=self.settings.timeout or 60,
+            read_timeout=self.settings.timeout or 60,
+            # Plain PutObject bodies: whether the gateway takes aws-chunked trailers is unknown [guess].
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            proxies=self.settings.proxies,
+            user_agent_extra=user_agent(),
+        )
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.base_url + endpoints.INGESTION_PATH,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            region_name=region or self.settings.aws_region,
+            verify=self.settings.verify,
+            config=config,
+        )
+
+    def upload_ingestion_file(
+        self,
+        local_path: str | os.PathLike[str],
+        connection_id: str,
+        table: str,
+        *,
+        file_name: str | None = None,
+        client: Any = None,
+        multipart_threshold: int = 64 * 1024 * 1024,
+    ) -> str:
+        """Upload one parquet file to ``s3://continuous/connection/<connectionId>/<table>/<file>``.
+
+        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key.
+        """
+        from boto3.s3.transfer import TransferConfig
+
+        key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
+        s3 = client or self.get_ingestion_client()
+        transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold,
+                                  max_concurrency=4)
+        s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
+        return key
+
+    # --- Celonis UI links -----------------------------------------------------------------------
+
+    def data_pool_url(self, pool_id: str) -> str:
+        """The Celonis UI page of a data pool."""
+        return endpoints.ui_data_pool(self.base_url, pool_id)
+
+    def data_model_url(self, pool_id: str, data_model_id: str) -> str:
+        """The Celonis UI page of a process data model."""
+        return endpoints.ui_data_model(self.base_url, pool_id, data_model_id)
+
+    def data_job_url(self, pool_id: str, job_id: str) -> str:
+        """The Celonis UI page of a data job."""
+        return endpoints.ui_data_job(self.base_url, pool_id, job_id)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """Whether a transport error happened before the request reached the server (safe to repeat)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if type(current).__name__ in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError"):
+            return True
+        pending.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+    return False

@@ -1,0 +1,392 @@
+"""Typed results of the Celonis API and every "is it finished / did it fail" decision.
+
+Status strings from the API become enums here and nowhere else, so operators, sensors and triggers
+cannot disagree about what a status means. Unknown status strings never count as success.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class _TolerantEnum(StrEnum):
+    """A string enum that maps values it does not know to ``UNKNOWN`` instead of raising."""
+
+    @classmethod
+    def parse(cls, value: Any):  # noqa: ANN206 - returns the subclass
+        """Return the member for ``value`` (case-insensitive), or ``UNKNOWN``."""
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(str(value).upper())
+        except ValueError:
+            return cls("UNKNOWN")
+
+
+class LoadStatus(_TolerantEnum):
+    """Status of a process data model load (``loadStatus`` of the last-load endpoint)."""
+
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+    CANCELLING = "CANCELLING"
+    LOST_CONNECTION = "LOST_CONNECTION"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the load has ended (successfully or not)."""
+        return self in _LOAD_TERMINAL
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the load ended successfully; WARNING counts, see ``WarningPolicy``."""
+        return self in (LoadStatus.SUCCESS, LoadStatus.WARNING)
+
+    @property
+    def is_limbo(self) -> bool:
+        """A state Celonis can stay in forever (a lost load); waits on it are bounded."""
+        return self in (LoadStatus.LOST_CONNECTION, LoadStatus.UNKNOWN)
+
+
+_LOAD_TERMINAL = frozenset({LoadStatus.SUCCESS, LoadStatus.WARNING, LoadStatus.ERROR, LoadStatus.CANCELED})
+
+
+class LoadType(_TolerantEnum):
+    """How a data model load was done."""
+
+    COMPLETE = "COMPLETE"
+    PARTIAL = "PARTIAL"
+    FROM_CACHE = "FROM_CACHE"
+    UNKNOWN = "UNKNOWN"
+
+
+class ExecutionStatus(_TolerantEnum):
+    """Status of a data job execution (note Celonis's spelling: CANCEL and FAIL)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    CANCEL = "CANCEL"
+    SKIPPED = "SKIPPED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the execution has ended."""
+        return self in (ExecutionStatus.SUCCESS, ExecutionStatus.FAIL, ExecutionStatus.CANCEL,
+                        ExecutionStatus.SKIPPED)
+
+    @property
+    def is_success(self) -> bool:
+        """Only SUCCESS is a success; SKIPPED means nothing ran and is reported as a failure."""
+        return self is ExecutionStatus.SUCCESS
+
+
+class PushJobStatus(_TolerantEnum):
+    """Status of a Data Push job."""
+
+    NEW = "NEW"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    ERROR = "ERROR"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Whether the push job has ended."""
+        return self in (PushJobStatus.DONE, PushJobStatus.ERROR, PushJobStatus.CANCELED)
+
+    @property
+    def is_success(self) -> bool:
+        """Whether the pushed data was applied."""
+        return self is PushJobStatus.DONE
+
+    @property
+    def is_cancellable(self) -> bool:
+        """The API cancels a job only when it is not DONE, CANCELED or ERROR."""
+        return not self.is_terminal
+
+
+class DataJobMode(StrEnum):
+    """Extraction mode of a data job execution."""
+
+    FULL = "FULL"
+    DELTA = "DELTA"
+
+    @classmethod
+    def parse(cls, value: str | DataJobMode) -> DataJobMode:
+        """Return the mode for ``value`` or raise a ``ValueError`` that names the allowed values."""
+        try:
+            return cls(str(getattr(value, "value", value)).upper())
+        except ValueError:
+            raise ValueError(f"Unknown data job mode {value!r}: use 'FULL' or 'DELTA'.") from None
+
+
+class PushType(StrEnum):
+    """How a Data Push job applies its chunks to the target table."""
+
+    REPLACE = "REPLACE"
+    DELTA = "DELTA"
+
+    @classmethod
+    def parse(cls, value: str | PushType) -> PushType:
+        """Return the push type for ``value`` or raise a ``ValueError`` naming the allowed values."""
+        try:
+            return cls(str(getattr(value, "value", value)).upper())
+        except ValueError:
+            raise ValueError(f"Unknown push type {value!r}: use 'REPLACE' or 'DELTA'.") from None
+
+
+class PushFileType(StrEnum):
+    """File format of the chunks of a Data Push job."""
+
+    PARQUET = "PARQUET"
+    CSV = "CSV"
+
+    @classmethod
+    def parse(cls, value: str | PushFileType) -> PushFileType:
+        """Return the file type for ``value`` or raise a ``ValueError`` naming the allowed values."""
+        try:
+            return cls(str(getattr(value, "value", value)).upper())
+        except ValueError:
+            raise ValueError(f"Unknown file type {value!r}: use 'PARQUET' or 'CSV'.") from None
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Parse a Celonis date: epoch milliseconds (what the server is believed to send) or ISO 8601.
+
+    Both are accepted because the wire format is not documented (see the API contract).
+    Returns an aware UTC datetime, or None for a missing value.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000.0, tz=dt.UTC)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return dt.datetime.fromtimestamp(int(text) / 1000.0, tz=dt.UTC)
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+@dataclass(frozen=True)
+class DataModelTable:
+    """A table of a process data model, as listed by the tables endpoint."""
+
+    id: str
+    name: str
+    alias: str | None = None
+    data_model_id: str | None = None
+    data_source_id: str | None = None
+
+    @property
+    def alias_or_name(self) -> str:
+        """The alias if set, else the name (Celonis's ``aliasOrName``)."""
+        return self.alias or self.name
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataModelTable:
+        """Build from the API's JSON object."""
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name") or raw.get("aliasOrName") or raw["id"]),
+            alias=raw.get("alias"),
+            data_model_id=raw.get("dataModelId"),
+            data_source_id=raw.get("dataSourceId"),
+        )
+
+
+@dataclass(frozen=True)
+class DataModelLoad:
+    """The last load of a data model (the ``last-load`` endpoint)."""
+
+    status: LoadStatus
+    load_id: str | None = None
+    load_type: LoadType = LoadType.UNKNOWN
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    message: str | None = None
+    raw_status: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataModelLoad:
+        """Build from the API's JSON; the shape is a documented guess, so several spellings are read."""
+        if "loadInfo" in raw:  # the internal load-info-sync wrapper
+            raw = (raw.get("loadInfo") or {}).get("currentComputeLoad") or {}
+        status_value = raw.get("loadStatus", raw.get("status"))
+        return cls(
+            status=LoadStatus.parse(status_value),
+            load_id=_str_or_none(raw.get("dataLoadId", raw.get("id"))),
+            load_type=LoadType.parse(raw.get("loadType")),
+            started_at=parse_timestamp(raw.get("startDate", raw.get("startTime"))),
+            ended_at=parse_timestamp(raw.get("endDate", raw.get("endTime"))),
+            message=raw.get("message") or raw.get("errorMessage"),
+            raw_status=None if status_value is None else str(status_value),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A small JSON-able summary for XCom and logs."""
+        return {
+            "status": self.status.value,
+            "load_id": self.load_id,
+            "load_type": self.load_type.value,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class DataJob:
+    """A data job and the status of its latest execution (the job status endpoint)."""
+
+    id: str
+    status: ExecutionStatus
+    name: str | None = None
+    current_execution_id: str | None = None
+    latest_execution_item_id: str | None = None
+    updated_at: dt.datetime | None = None
+    raw_status: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataJob:
+        """Build from the API's JSON object."""
+        return cls(
+            id=str(raw.get("id")),
+            name=raw.get("name"),
+            status=ExecutionStatus.parse(raw.get("status")),
+            current_execution_id=_str_or_none(raw.get("currentExecutionId")),
+            latest_execution_item_id=_str_or_none(raw.get("latestExecutionItemId")),
+            updated_at=parse_timestamp(raw.get("timeStamp")),
+            raw_status=raw.get("status"),
+        )
+
+    @property
+    def execution_marker(self) -> str | None:
+        """What identifies the execution this status is about (running one first, else the latest)."""
+        return self.current_execution_id or self.latest_execution_item_id
+
+    def to_dict(self) -> dict[str, Any]:
+        """A small JSON-able summary for XCom and logs."""
+        return {
+            "job_id": self.id,
+            "name": self.name,
+            "status": self.status.value,
+            "execution_id": self.execution_marker,
+            "updated_at": _iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class ExecutionLog:
+    """One execution of a data job from the (undocumented) execution log endpoint."""
+
+    id: str
+    status: ExecutionStatus
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    message: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ExecutionLog:
+        """Build from one ``executionItems`` entry."""
+        return cls(
+            id=str(raw.get("id") or raw.get("executionId")),
+            status=ExecutionStatus.parse(raw.get("status")),
+            started_at=parse_timestamp(raw.get("startDate")),
+            ended_at=parse_timestamp(raw.get("endDate")),
+            message=raw.get("message") or raw.get("logMessage"),
+        )
+
+
+@dataclass(frozen=True)
+class PushJob:
+    """A Data Push job."""
+
+    id: str
+    status: PushJobStatus
+    target_name: str | None = None
+    push_type: str | None = None
+    file_type: str | None = None
+    data_pool_id: str | None = None
+    connection_id: str | None = None
+    logs: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> PushJob:
+        """Build from the API's JSON object."""
+        return cls(
+            id=str(raw["id"]),
+            status=PushJobStatus.parse(raw.get("status")),
+            target_name=raw.get("targetName"),
+            push_type=raw.get("type"),
+            file_type=raw.get("fileType"),
+            data_pool_id=raw.get("dataPoolId"),
+            connection_id=raw.get("connectionId"),
+            logs=[str(line) for line in raw.get("logs") or []],
+            raw=raw,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A small JSON-able summary for XCom and logs."""
+        return {
+            "job_id": self.id,
+            "status": self.status.value,
+            "target_name": self.target_name,
+            "type": self.push_type,
+            "file_type": self.file_type,
+            "logs": self.logs,
+        }
+
+
+@dataclass(frozen=True)
+class PushChunk:
+    """One chunk added to a Data Push job."""
+
+    id: str
+    chunk_type: str | None = None
+    checksum: str | None = None
+    created_at: dt.datetime | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> PushChunk:
+        """Build from the API's JSON object."""
+        return cls(
+            id=str(raw.get("id")),
+            chunk_type=raw.get("type"),
+            checksum=raw.get("checksum"),
+            created_at=parse_timestamp(raw.get("creationDate")),
+        )
+
+
+@dataclass(frozen=True)
+class DataPool:
+    """A data pool visible to the credential."""
+
+    id: str
+    name: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataPool:
+        """Build from the API's JSON object."""
+        return cls(id=str(raw["id"]), name=raw.get("name"))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)

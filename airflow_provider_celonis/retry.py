@@ -1,0 +1,83 @@
+"""When to repeat a failed request and how long to wait first; shared by the sync and async hooks.
+
+A request is repeated only where repeating it cannot double an effect:
+- 429 and 503 mean Celonis refused the request before acting on it: always safe to repeat;
+- a failure to connect means nothing was sent: always safe;
+- other 5xx, read timeouts and dropped connections may come *after* Celonis acted, so they are
+  repeated only for idempotent calls (reads, cancels, deletes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+REFUSED_BEFORE_ACTING = frozenset({429, 503})
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 429})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, honouring ``Retry-After`` and ``x-ratelimit-reset``, capped."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}.")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError("Retry delays must not be negative.")
+
+    def should_retry_status(self, status: int, idempotent: bool, attempt: int) -> bool:
+        """Whether to repeat after an HTTP error ``status`` on attempt number ``attempt`` (1-based)."""
+        if attempt >= self.max_attempts or status not in TRANSIENT_STATUSES:
+            return False
+        return idempotent or status in REFUSED_BEFORE_ACTING
+
+    def should_retry_error(self, sent: bool, idempotent: bool, attempt: int) -> bool:
+        """Whether to repeat after a transport error; ``sent`` is False when the connection never opened."""
+        if attempt >= self.max_attempts:
+            return False
+        return idempotent or not sent
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential wait before attempt ``attempt + 1``, with up to 25% jitter, capped."""
+        delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return delay * (1 + random.uniform(0, 0.25)) if delay else 0.0
+
+    def wait_for_response(self, headers: Mapping[str, str], attempt: int) -> float:
+        """How long to wait after a retryable response: the server's word if it gave one, else backoff."""
+        advised = server_advised_wait(headers)
+        if advised is not None:
+            return min(self.max_delay, advised)
+        return min(self.max_delay, self.backoff(attempt))
+
+
+def server_advised_wait(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``x-ratelimit-reset`` (seconds)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    retry_after = lowered.get("retry-after")
+    if retry_after:
+        text = retry_after.strip()
+        try:
+            return max(0.0, float(text))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError):
+                when = None
+            if when is not None:
+                current = now or dt.datetime.now(dt.UTC)
+                return max(0.0, (when - current).total_seconds())
+    reset = lowered.get("x-ratelimit-reset")
+    if reset:
+        try:
+            return max(0.0, float(reset.strip()))
+        except ValueError:
+            return None
+    return None
