@@ -438,7 +438,10 @@ class CelonisHook(BaseHook):
         s3 = client or self.get_ingestion_client()
         transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold,
                                   max_concurrency=4)
-        s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
+        try:
+            s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
+        except Exception as exc:
+            raise _ingestion_error(exc, key) from None
         return key
 
     # --- Celonis UI links -----------------------------------------------------------------------
@@ -454,6 +457,25 @@ class CelonisHook(BaseHook):
     def data_job_url(self, pool_id: str, job_id: str) -> str:
         """The Celonis UI page of a data job."""
         return endpoints.ui_data_job(self.base_url, pool_id, job_id)
+
+
+def _ingestion_error(exc: BaseException, key: str) -> CelonisApiError:
+    """Turn a boto3 upload failure into the provider's error, with the S3 error code and message."""
+    from botocore.exceptions import ClientError
+
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ClientError):
+        cause = cause.__cause__ or cause.__context__
+    path = f"{endpoints.INGESTION_PATH}/{endpoints.INGESTION_BUCKET}/{key}"
+    if isinstance(cause, ClientError):
+        error = cause.response.get("Error", {})
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        hint = ""
+        if error.get("Code") in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
+            hint = " (check the ingestion access key and secret of the data connection)"
+        return CelonisApiError(method="PUT", path=path, status_code=status, title=error.get("Code"),
+                               detail=(error.get("Message") or "") + hint)
+    return CelonisApiError(method="PUT", path=path, status_code=None, reason=f"{type(exc).__name__}: {exc}")
 
 
 def _never_sent(exc: BaseException) -> bool:

@@ -1,0 +1,118 @@
+"""The emulator's seed: credentials, data pools, data models, data jobs and ingestion connections.
+
+``DEMO_SEED`` is used when no seed file is given; its ids and keys are documented in docs/emulator.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+DEMO_API_KEY = "demo-api-key"
+DEMO_APP_KEY = "demo-app-key"
+DEMO_CLIENT_ID = "demo-client"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+DEMO_POOL_ID = "8f2c4d1e-0000-4000-8000-000000000001"
+DEMO_DATA_MODEL_ID = "8f2c4d1e-0000-4000-8000-0000000000d1"
+DEMO_FAILING_DATA_MODEL_ID = "8f2c4d1e-0000-4000-8000-0000000000d2"
+DEMO_DATA_JOB_ID = "8f2c4d1e-0000-4000-8000-0000000000a1"
+DEMO_FAILING_DATA_JOB_ID = "8f2c4d1e-0000-4000-8000-0000000000a2"
+DEMO_CONNECTION_ID = "8f2c4d1e-0000-4000-8000-0000000000c1"
+DEMO_S3_ACCESS_KEY = "DEMOACCESSKEY"
+DEMO_S3_SECRET_KEY = "demo-s3-secret"
+
+DEMO_SEED: dict[str, Any] = {
+    "credentials": {
+        "api_keys": [DEMO_API_KEY],
+        "app_keys": [DEMO_APP_KEY],
+        "oauth_clients": [
+            {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+             "scopes": ["integration.data-pools", "integration.data-pools:data_push"]}
+        ],
+    },
+    "pools": [
+        {
+            "id": DEMO_POOL_ID,
+            "name": "Sales (demo)",
+            "data_models": [
+                {
+                    "id": DEMO_DATA_MODEL_ID,
+                    "name": "O2C",
+                    "load_seconds": 3,
+                    "load_outcome": "SUCCESS",
+                    "tables": [
+                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e1", "name": "VBAK", "alias": "orders",
+                         "dataSourceId": None},
+                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e2", "name": "VBAP", "alias": "order_items",
+                         "dataSourceId": None},
+                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e3", "name": "LIKP", "alias": None,
+                         "dataSourceId": None},
+                    ],
+                },
+                {
+                    "id": DEMO_FAILING_DATA_MODEL_ID,
+                    "name": "P2P (always fails)",
+                    "load_seconds": 2,
+                    "load_outcome": "ERROR",
+                    "load_message": "Table EKKO: column NETWR does not exist",
+                    "tables": [{"id": "8f2c4d1e-0000-4000-8000-0000000000e9", "name": "EKKO", "alias": None,
+                                "dataSourceId": None}],
+                },
+            ],
+            "data_jobs": [
+                {"id": DEMO_DATA_JOB_ID, "name": "Extract orders", "run_seconds": 3, "outcome": "SUCCESS"},
+                {"id": DEMO_FAILING_DATA_JOB_ID, "name": "Transform (always fails)", "run_seconds": 2,
+                 "outcome": "FAIL", "message": "Transformation 'Create activity table' failed: division by zero"},
+            ],
+            "connections": [
+                {
+                    "id": DEMO_CONNECTION_ID,
+                    "name": "Push data into Celonis (demo)",
+                    "access_key": DEMO_S3_ACCESS_KEY,
+                    "secret_key": DEMO_S3_SECRET_KEY,
+                    "tables": [{"name": "shipment", "primary_key": ["order_id"], "age_column": "created_at"}],
+                }
+            ],
+        }
+    ],
+    "settings": {"push_seconds": 1.0, "token_lifetime_seconds": 899},
+}
+
+
+def demo_seed() -> dict[str, Any]:
+    """A fresh copy of the built-in demo seed."""
+    return copy.deepcopy(DEMO_SEED)
+
+
+def load_seed(path: str | Path) -> dict[str, Any]:
+    """Read a seed file (JSON) and check its shape, naming the first problem found."""
+    try:
+        seed = json.loads(Path(path).read_text())
+    except ValueError as exc:
+        raise ValueError(f"Seed file {path} is not valid JSON: {exc}") from None
+    validate_seed(seed)
+    return seed
+
+
+def validate_seed(seed: Any) -> None:
+    """Raise ``ValueError`` naming what is wrong with a seed document."""
+    if not isinstance(seed, dict):
+        raise ValueError("A seed must be a JSON object with 'credentials' and 'pools'.")
+    creds = seed.get("credentials", {})
+    if not isinstance(creds, dict):
+        raise ValueError("'credentials' must be an object with api_keys, app_keys and oauth_clients.")
+    for client in creds.get("oauth_clients", []):
+        if not {"client_id", "client_secret"} <= set(client):
+            raise ValueError("Each oauth_clients entry needs client_id and client_secret.")
+    pools = seed.get("pools", [])
+    if not isinstance(pools, list):
+        raise ValueError("'pools' must be a list.")
+    for pool in pools:
+        if "id" not in pool:
+            raise ValueError(f"A pool has no 'id': {pool!r}")
+        for kind in ("data_models", "data_jobs", "connections"):
+            for item in pool.get(kind, []):
+                if "id" not in item:
+                    raise ValueError(f"An entry of {kind} in pool {pool['id']} has no 'id'.")

@@ -1,0 +1,191 @@
+"""The emulator's table store: what landed in each data pool table, with Celonis's write semantics.
+
+- Data Push REPLACE: the table becomes the job's rows; DELTA with keys: upsert; DELTA without keys: append.
+- Strings are cut to the schema's field length, or to ``fallbackVarcharLength`` (default 80) when the
+  job has no table schema, as Celonis does (the trap the provider must avoid).
+- Standard Data Ingestion: upsert by primary key; a row whose age column is smaller than the stored
+  row's is not applied, an equal or larger one is.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+DEFAULT_VARCHAR_LENGTH = 80
+_KEY_SEPARATOR = "\x1f"
+
+_CELONIS_TYPES = {
+    "INTEGER": pa.int64(),
+    "FLOAT": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "TIME": pa.time64("us"),
+    "DATETIME": pa.timestamp("ms", tz="UTC"),
+    "STRING": pa.string(),
+}
+
+
+class PushRejected(Exception):
+    """A push job's data cannot be applied; the message goes into the job's ``logs``."""
+
+
+def read_parquet(data: bytes) -> pa.Table:
+    """Read a parquet chunk or file."""
+    try:
+        return pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected chunk
+        raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
+
+
+def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str, Any] | None) -> pa.Table:
+    """Read a CSV chunk with the job's ``csvParsingOptions``; columns typed by the table schema, else strings."""
+    options = options or {}
+    separator = options.get("separatorSequence") or ","
+    quote = options.get("quoteSequence") or '"'
+    escape = options.get("escapeSequence")
+    parse = pacsv.ParseOptions(
+        delimiter=separator,
+        quote_char=quote,
+        escape_char=escape if escape and escape != quote else False,
+        double_quote=not escape or escape == quote,
+        newlines_in_values=True,
+    )
+    column_types = {}
+    if table_schema:
+        for column in table_schema.get("columns", []):
+            column_types[column["columnName"]] = pa.string()
+    try:
+        header = pacsv.read_csv(io.BytesIO(data), parse_options=parse,
+                                read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
+        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                       strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                       null_values=[""])
+        table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
+    except Exception as exc:  # noqa: BLE001
+        raise PushRejected(f"Chunk is not a readable CSV file with the job's parsing options: {exc}") from None
+    if table_schema:
+        table = _cast_to_schema(table, table_schema)
+    return table
+
+
+def _cast_to_schema(table: pa.Table, table_schema: dict[str, Any]) -> pa.Table:
+    columns = {c["columnName"]: c for c in table_schema.get("columns", [])}
+    arrays = []
+    for name in table.column_names:
+        column = table.column(name)
+        spec = columns.get(name)
+        target = _CELONIS_TYPES.get(str(spec.get("columnType", "STRING")).upper()) if spec else None
+        if target is not None and target != pa.string():
+            try:
+                if pa.types.is_boolean(target):
+                    column = pc.equal(pc.utf8_lower(column), "true")
+                else:
+                    column = pc.cast(column, target)
+            except Exception as exc:  # noqa: BLE001
+                raise PushRejected(f"Column {name}: values do not fit type {spec['columnType']}: {exc}") from None
+        arrays.append(column)
+    return pa.table(arrays, names=table.column_names)
+
+
+def check_flat(table: pa.Table) -> None:
+    """A flat push cannot take nested types (lists, structs, maps)."""
+    for field in table.schema:
+        if pa.types.is_nested(field.type):
+            raise PushRejected(f"Column {field.name} has the nested type {field.type}: a flat push cannot take it.")
+
+
+def cut_strings(table: pa.Table, table_schema: dict[str, Any] | None, fallback_length: int | None) -> pa.Table:
+    """Cut string values to their VARCHAR length, as Celonis does (silently)."""
+    lengths = {}
+    if table_schema:
+        for column in table_schema.get("columns", []):
+            if column.get("fieldLength"):
+                lengths[column["columnName"]] = int(column["fieldLength"])
+    default = fallback_length or DEFAULT_VARCHAR_LENGTH
+    arrays = []
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pc.utf8_slice_codeunits(column, 0, lengths.get(name, default))
+        arrays.append(column)
+    return pa.table(arrays, names=table.column_names)
+
+
+def _key_strings(table: pa.Table, keys: Sequence[str]) -> list[str]:
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise PushRejected(f"Key column(s) {', '.join(missing)} missing from the data.")
+    columns = [pc.cast(table.column(k), pa.string()).to_pylist() for k in keys]
+    return [_KEY_SEPARATOR.join("" if v is None else v for v in row) for row in zip(*columns, strict=True)]
+
+
+def _align(new: pa.Table, old: pa.Table) -> pa.Table:
+    """Give ``new`` the column order and types of ``old`` where it can (Celonis keeps the table's schema)."""
+    if new.schema.equals(old.schema):
+        return new
+    try:
+        return pa.concat_tables([old.slice(0, 0), new], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise PushRejected(f"Data does not match the existing table: {exc}") from None
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """All chunks of a job as one table."""
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise PushRejected(f"Chunks of the job have incompatible schemas: {exc}") from None
+
+
+def upsert(old: pa.Table | None, new: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """Rows of ``new`` replace rows of ``old`` with the same key; the last duplicate in ``new`` wins."""
+    if old is not None and new.num_rows == 0:
+        return old
+    new_keys = _key_strings(new, keys)
+    last = {key: index for index, key in enumerate(new_keys)}
+    if len(last) != len(new_keys):
+        new = new.take(pa.array(sorted(last.values()), type=pa.int64()))
+    if old is None or old.num_rows == 0:
+        return new
+    new = _align(new, old)
+    keep = pc.invert(pc.is_in(pa.array(_key_strings(old, keys)), value_set=pa.array(list(last), type=pa.string())))
+    return concat([old.filter(keep), new])
+
+
+def append(old: pa.Table | None, new: pa.Table) -> pa.Table:
+    """Rows of ``new`` after the rows of ``old``."""
+    if old is None:
+        return new
+    return concat([old, _align(new, old)])
+
+
+def upsert_with_age(old: pa.Table | None, new: pa.Table, keys: Sequence[str], age_column: str | None) -> pa.Table:
+    """Ingestion semantics: upsert by key, but a row older than the stored one is not applied."""
+    if not age_column or old is None or old.num_rows == 0:
+        return upsert(old, new, keys)
+    if age_column not in new.column_names:
+        raise PushRejected(f"Age column {age_column} missing from the file.")
+    stored_age = dict(zip(_key_strings(old, keys), old.column(age_column).to_pylist(), strict=True))
+    new_keys = _key_strings(new, keys)
+    ages = new.column(age_column).to_pylist()
+    applied = [
+        i for i, (key, age) in enumerate(zip(new_keys, ages, strict=True))
+        if key not in stored_age or stored_age[key] is None or (age is not None and age >= stored_age[key])
+    ]
+    return upsert(old, new.take(pa.array(applied, type=pa.int64())), keys)
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    """A table as parquet bytes (for the admin API)."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    return sink.getvalue()

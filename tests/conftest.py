@@ -1,0 +1,105 @@
+"""Test fixtures: an isolated Airflow home, a Celonis emulator on a free port, and connections to it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+
+# Airflow reads its home and config at import: isolate them before anything imports airflow.
+_HOME = tempfile.mkdtemp(prefix="celonis-test-airflow-")
+os.environ.setdefault("AIRFLOW_HOME", _HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+import pytest  # noqa: E402
+import requests  # noqa: E402
+
+from airflow_provider_celonis.emulator import seed as seeds  # noqa: E402
+from airflow_provider_celonis.emulator.server import start_in_thread  # noqa: E402
+
+POOL = seeds.DEMO_POOL_ID
+DATA_MODEL = seeds.DEMO_DATA_MODEL_ID
+FAILING_DATA_MODEL = seeds.DEMO_FAILING_DATA_MODEL_ID
+DATA_JOB = seeds.DEMO_DATA_JOB_ID
+FAILING_DATA_JOB = seeds.DEMO_FAILING_DATA_JOB_ID
+CONNECTION = seeds.DEMO_CONNECTION_ID
+
+
+def test_seed(load_seconds: float = 0.6, push_seconds: float = 0.2) -> dict:
+    """The demo seed with short durations, so tests wait fractions of a second."""
+    seed = seeds.demo_seed()
+    for pool in seed["pools"]:
+        for model in pool["data_models"]:
+            model["load_seconds"] = load_seconds
+        for job in pool["data_jobs"]:
+            job["run_seconds"] = load_seconds
+    seed["settings"]["push_seconds"] = push_seconds
+    return seed
+
+
+test_seed.__test__ = False  # not a test
+
+
+class Emulator:
+    """A running emulator and its admin API."""
+
+    def __init__(self, server) -> None:
+        self.server = server
+        self.url = server.url
+        self.state = server.state
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        response = requests.request(method, self.url + path, timeout=30, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def reseed(self, seed: dict) -> None:
+        self.admin("POST", "/_emulator/seed", json=seed)
+
+    def fault(self, **spec) -> None:
+        self.admin("POST", "/_emulator/faults", json=spec)
+
+    def requests(self, path_contains: str = "", method: str | None = None) -> list[dict]:
+        log = self.admin("GET", "/_emulator/requests").json()
+        return [r for r in log if path_contains in r["path"] and (method is None or r["method"] == method)]
+
+    def table(self, table: str, pool: str = POOL) -> dict:
+        return self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}").json()
+
+    def connection_json(self, auth: str = "api_key", **extra) -> str:
+        from airflow_provider_celonis.emulator.__main__ import connection_value
+
+        conn = json.loads(connection_value(self.url, "json", auth))
+        conn["extra"].update(extra)
+        return json.dumps(conn)
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    server = start_in_thread("127.0.0.1", 0, test_seed())
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def emulator(emulator_server, monkeypatch) -> Emulator:
+    """A freshly seeded emulator, and ``celonis_default`` pointing at it with the demo API key."""
+    emu = Emulator(emulator_server)
+    emu.reseed(test_seed())
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emu.connection_json())
+    return emu
+
+
+@pytest.fixture(params=["api_key", "app_key", "oauth"])
+def any_auth(request, emulator, monkeypatch) -> str:
+    """Runs a test once per authentication method."""
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(request.param))
+    return request.param
+
+
+@pytest.fixture
+def seed_copy():
+    return copy.deepcopy(test_seed())
