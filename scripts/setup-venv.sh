@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create (or reuse) .venvs/airflow-<VERSION> with Apache Airflow <VERSION>.* and this package with its test extras.
+# Usage: scripts/setup-venv.sh 3.3   (prints the venv path on the last line)
+set -euo pipefail
+version="${1:?usage: setup-venv.sh AIRFLOW_MINOR_VERSION, e.g. 3.3}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.venvs/airflow-$version"
+export UV_PYTHON_DOWNLOADS=never   # only the machine's Python; the registries are the only network here
+python="$(command -v python3.11 || command -v python3)"
+if ! command -v uv >/dev/null 2>&1; then
+  "$python" -m pip install --quiet --disable-pip-version-check uv >&2
+fi
+uv="$(command -v uv || echo "$python -m uv")"
+if [ ! -x "$venv/bin/python" ]; then
+  $uv venv --quiet --python "$python" "$venv" >&2
+fi
+VIRTUAL_ENV="$venv" $uv pip install --quiet "apache-airflow==$version.*" -e "$root[test,sql]" >&2
+echo "$venv"
