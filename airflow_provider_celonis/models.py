@@ -180,6 +180,11 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def epoch_to_datetime(epoch: float | None) -> dt.datetime | None:
+    """Epoch seconds (as kept in trigger kwargs and XCom) to an aware UTC datetime."""
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -390,3 +395,67 @@ class DataPool:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+class WaitOutcome(StrEnum):
+    """Where a wait for a load or a data job execution stands; shared by operators, sensors and triggers."""
+
+    PENDING = "pending"  # not started yet (Celonis still shows the previous one) or still running
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILED = "failed"
+    LIMBO = "limbo"  # LOST_CONNECTION or an unknown status: waited on only for a bounded time
+
+
+def load_outcome(
+    load: DataModelLoad | None,
+    *,
+    previous_load_id: str | None = None,
+    previous_started_at: dt.datetime | None = None,
+    finished_after: dt.datetime | None = None,
+) -> WaitOutcome:
+    """Judge the last load against the one we wait for.
+
+    With ``previous_*`` (what last-load showed before our trigger), a load that is still that one is
+    PENDING: Celonis keeps reporting the previous load until the new one registers, and taking its
+    SUCCESS for ours is the bug in Celonis's own client. With ``finished_after`` (sensors), a load
+    that ended before that moment is PENDING too.
+    """
+    if load is None:
+        return WaitOutcome.PENDING
+    if previous_load_id is not None or previous_started_at is not None:
+        if previous_load_id is not None and load.load_id is not None:
+            if load.load_id == previous_load_id:
+                return WaitOutcome.PENDING
+        elif previous_started_at is not None and (load.started_at is None or load.started_at <= previous_started_at):
+            return WaitOutcome.PENDING
+    if load.status.is_limbo:
+        return WaitOutcome.LIMBO
+    if not load.status.is_terminal:
+        return WaitOutcome.PENDING
+    if finished_after is not None and (load.ended_at or load.started_at or finished_after) < finished_after:
+        return WaitOutcome.PENDING
+    if load.status is LoadStatus.WARNING:
+        return WaitOutcome.WARNING
+    return WaitOutcome.SUCCESS if load.status.is_success else WaitOutcome.FAILED
+
+
+def job_outcome(
+    job: DataJob, *, previous_execution: str | None = None, waiting_for_new: bool = False,
+    finished_after: dt.datetime | None = None,
+) -> WaitOutcome:
+    """Judge a data job's latest execution against the one we wait for.
+
+    Celonis's execute call returns no execution id, so the execution we started is the first one whose
+    id differs from ``previous_execution`` (what the job showed before our trigger).
+    """
+    marker = job.execution_marker
+    if waiting_for_new and (marker is None or marker == previous_execution):
+        return WaitOutcome.PENDING
+    if job.status is ExecutionStatus.UNKNOWN:
+        return WaitOutcome.LIMBO if marker else WaitOutcome.PENDING
+    if not job.status.is_terminal:
+        return WaitOutcome.PENDING
+    if finished_after is not None and job.updated_at is not None and job.updated_at < finished_after:
+        return WaitOutcome.PENDING
+    return WaitOutcome.SUCCESS if job.status.is_success else WaitOutcome.FAILED

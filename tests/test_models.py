@@ -60,7 +60,7 @@ def test_modes_and_push_types_name_the_choices():
 
 
 def test_timestamps_epoch_ms_and_iso():
-    expected = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    expected = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert parse_timestamp(int(expected.timestamp() * 1000)) == expected
     assert parse_timestamp(str(int(expected.timestamp() * 1000))) == expected
     assert parse_timestamp("2026-01-02T03:04:05Z") == expected

@@ -1,0 +1,190 @@
+"""The trigger-then-wait lifecycle shared by the reload and data job operators.
+
+start (or re-attach) -> push ids and UI URLs to XCom -> wait (sync poll, or defer to a trigger) ->
+judge the outcome with ``models`` -> return a small JSON summary, or fail with Celonis's message.
+Sync and deferred waits go through the same outcome functions, so they behave the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, conf
+
+from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
+from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.models import WaitOutcome
+from airflow_provider_celonis.triggers.celonis import EVENT_STATUSES
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
+
+DEFAULT_POLL_INTERVAL = 30.0
+DEFAULT_TIMEOUT = 6 * 3600.0
+DEFAULT_LIMBO_TIMEOUT = 900.0
+
+
+class CelonisWaitingOperator(BaseOperator):
+    """Base class: start remote work in Celonis and wait for it (not used directly)."""
+
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id")
+    ui_color = "#1f4fff"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        pool_id: str,
+        celonis_conn_id: str = CelonisHook.default_conn_name,
+        wait_for_completion: bool = True,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        limbo_timeout: float = DEFAULT_LIMBO_TIMEOUT,
+        fail_on_warning: bool = False,
+        reattach: bool = True,
+        cancel_on_kill: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.pool_id = pool_id
+        self.celonis_conn_id = celonis_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.limbo_timeout = limbo_timeout
+        self.fail_on_warning = fail_on_warning
+        self.reattach = reattach
+        self.cancel_on_kill = cancel_on_kill
+        self.deferrable = deferrable
+        self._started = False
+        if deferrable and not wait_for_completion:
+            self.log.warning("deferrable=True has no effect when wait_for_completion=False.")
+
+    # --- what subclasses provide -----------------------------------------------------------------
+
+    def start(self, context: Context) -> dict[str, Any]:
+        """Trigger the work (or re-attach to a running one); return what identifies it (JSON-able)."""
+        raise NotImplementedError
+
+    def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
+        """One status read: the outcome and the details for the log and the summary."""
+        raise NotImplementedError
+
+    def make_trigger(self, state: dict[str, Any], end_time: float) -> BaseTrigger:
+        """The trigger that waits for the same work in the triggerer."""
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Cancel the remote work."""
+        raise NotImplementedError
+
+    def describe_failure(self, details: dict[str, Any]) -> str:
+        """Celonis's reason for a failure."""
+        return details.get("message") or ""
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> CelonisHook:
+        """The sync hook for this task's connection."""
+        return CelonisHook(self.celonis_conn_id)
+
+    def _validate(self) -> None:
+        for name in ("poll_interval", "timeout", "limbo_timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}.")
+        if not str(self.pool_id or "").strip():
+            raise ValueError("pool_id is empty: copy it from the Celonis UI URL (…/integration/ui/pools/<poolId>/).")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Start, then wait in the way configured."""
+        self._validate()
+        started_at = time.time()
+        state = self.start(context)
+        self._started = True
+        state["started_at_epoch"] = started_at
+        if not self.wait_for_completion:
+            return {"status": "started", **state}
+        end_time = started_at + self.timeout
+        if self.deferrable:
+            outcome, details = self.poll(state)
+            if outcome is WaitOutcome.PENDING or outcome is WaitOutcome.LIMBO:
+                # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
+                # and cancels the work; a framework-level defer timeout would skip it.
+                self.defer(trigger=self.make_trigger(state, end_time), method_name="execute_complete",
+                           kwargs={"state": state}, timeout=None)
+            return self._finish(outcome, details, state)
+        return self._wait_sync(state, end_time)
+
+    def _wait_sync(self, state: dict[str, Any], end_time: float) -> dict[str, Any]:
+        limbo_since: float | None = None
+        while True:
+            outcome, details = self.poll(state)
+            if outcome in (WaitOutcome.SUCCESS, WaitOutcome.WARNING, WaitOutcome.FAILED):
+                return self._finish(outcome, details, state)
+            if outcome is WaitOutcome.LIMBO:
+                limbo_since = limbo_since or time.monotonic()
+                if time.monotonic() - limbo_since > self.limbo_timeout:
+                    raise CelonisRemoteFailure(
+                        f"Celonis reported {details.get('celonis_status')} for more than {self.limbo_timeout:.0f} s; "
+                        "giving up on it. Check the load in the Celonis UI."
+                    )
+            else:
+                limbo_since = None
+            if time.time() >= end_time:
+                self._cancel_quietly("timeout")
+                raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for Celonis; the work was cancelled.")
+            self.log.info("Celonis status: %s; next check in %.0f s.", details.get("celonis_status"),
+                          self.poll_interval)
+            time.sleep(min(self.poll_interval, max(0.0, end_time - time.time()) + 0.01))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
+                         state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: validate its event, then succeed or fail like the sync path."""
+        state = state or {}
+        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+            raise CelonisError(f"Unexpected event from the Celonis trigger: {event!r}")
+        status = event["status"]
+        if status == "timeout":
+            self._cancel_quietly("timeout")
+            raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for Celonis; the work was cancelled.")
+        outcome = {"success": WaitOutcome.SUCCESS, "warning": WaitOutcome.WARNING}.get(status, WaitOutcome.FAILED)
+        if status == "error" and not event.get("celonis_status"):
+            raise CelonisError(f"Waiting for Celonis failed: {event.get('message')}")
+        return self._finish(outcome, event, state)
+
+    def _finish(self, outcome: WaitOutcome, details: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        summary = {"status": details.get("celonis_status"), **state, **{
+            k: v for k, v in details.items() if k not in ("status", "message", "celonis_status")}}
+        summary["duration_seconds"] = round(time.time() - state.get("started_at_epoch", time.time()), 3)
+        if outcome is WaitOutcome.SUCCESS:
+            self.log.info("Celonis reports %s.", details.get("celonis_status"))
+            return summary
+        reason = self.describe_failure(details)
+        if outcome is WaitOutcome.WARNING:
+            if self.fail_on_warning:
+                raise CelonisRemoteFailure(f"Celonis finished with WARNING (fail_on_warning=True): {reason}")
+            self.log.warning("Celonis finished with WARNING: %s", reason)
+            return summary
+        self.log.error("Celonis reports %s: %s", details.get("celonis_status"), reason)
+        raise CelonisRemoteFailure(f"Celonis reports {details.get('celonis_status')}: {reason or 'no message'}")
+
+    def _cancel_quietly(self, why: str) -> None:
+        if not self.cancel_on_kill:
+            return
+        try:
+            self.cancel()
+            self.log.warning("Cancelled the Celonis work (%s).", why)
+        except Exception:  # noqa: BLE001 - best effort, never hide the original failure
+            self.log.warning("Could not cancel the Celonis work (%s).", why, exc_info=True)
+
+    def on_kill(self) -> None:
+        """The task was killed while polling: cancel the remote work where the API allows."""
+        if self._started:
+            self._cancel_quietly("task killed")
