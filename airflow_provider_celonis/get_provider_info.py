@@ -31,6 +31,26 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Celonis",
+                "python-modules": [
+                    "airflow_provider_celonis.operators.data_model",
+                    "airflow_provider_celonis.operators.data_job",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.sensors.celonis"]}
+        ],
+        "triggers": [
+            {"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.triggers.celonis"]}
+        ],
+        "extra-links": [
+            "airflow_provider_celonis.links.CelonisDataPoolLink",
+            "airflow_provider_celonis.links.CelonisDataModelLink",
+            "airflow_provider_celonis.links.CelonisDataJobLink",
+        ],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_celonis.hooks.celonis.CelonisHook",

@@ -1,0 +1,62 @@
+"""Every example DAG runs end to end with ``airflow dags test`` (SQLite) against the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import test_seed
+
+ROOT = Path(__file__).resolve().parent.parent
+AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
+
+
+@pytest.fixture(scope="module")
+def airflow_env(emulator_server, tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow-home")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "CELONIS_EXAMPLE_POLL_INTERVAL": "0.3"}
+    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    from airflow_provider_celonis.emulator.__main__ import connection_value
+
+    env["AIRFLOW_CONN_CELONIS_DEFAULT"] = connection_value(emulator_server.url)
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+    return env
+
+
+def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
+    result = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True,
+                            timeout=600)
+    output = result.stdout + result.stderr
+    failed = result.returncode != 0 or "state=failed" in output.lower() or "dagrunstate.failed" in output.lower()
+    return not failed, output
+
+
+@pytest.mark.parametrize("dag_id", [
+    "example_celonis_full_reload",
+    "example_celonis_partial_reload_deferrable",
+    "example_celonis_delta_job_then_reload",
+    "example_celonis_full_job_sync",
+    "example_celonis_sensor_gated",
+])
+def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
+    emulator_server.state.load(test_seed(load_seconds=1.0))
+    ok, output = dags_test(airflow_env, dag_id)
+    assert ok, output[-4000:]
+    log = emulator_server.state.request_log
+    assert any(r["method"] == "POST" and r["status"] == 200 for r in log)
+
+
+@pytest.mark.parametrize("dag_id,message", [
+    ("example_celonis_failing_load_expect_failure", "Table EKKO: column NETWR does not exist"),
+    ("example_celonis_failing_job_expect_failure", "division by zero"),
+])
+def test_failing_example_dag_fails_with_celonis_message(airflow_env, emulator_server, dag_id, message):
+    emulator_server.state.load(test_seed(load_seconds=1.0))
+    ok, output = dags_test(airflow_env, dag_id)
+    assert not ok, output[-4000:]
+    assert message in output, output[-4000:]
