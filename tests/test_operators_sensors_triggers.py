@@ -1,0 +1,244 @@
+"""Operators, sensors and triggers against the emulator: the wait follows our own load, failures carry
+Celonis's message, deferral round-trips, timeouts cancel, retries re-attach."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_celonis.exceptions import (
+    CelonisError,
+    CelonisNameNotFoundError,
+    CelonisRemoteFailure,
+    CelonisSensorFailure,
+)
+from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.links import XCOM_DATA_JOB_URL, XCOM_DATA_MODEL_URL
+from airflow_provider_celonis.models import LoadStatus
+from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
+from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
+from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
+from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger, CelonisDataModelLoadTrigger
+from tests.conftest import DATA_JOB, DATA_MODEL, POOL
+
+
+class FakeTI:
+    def __init__(self) -> None:
+        self.xcom: dict = {}
+
+    def xcom_push(self, key, value) -> None:
+        self.xcom[key] = value
+
+
+def context() -> dict:
+    return {"ti": FakeTI()}
+
+
+def reload_op(**kwargs) -> CelonisReloadDataModelOperator:
+    kwargs.setdefault("poll_interval", 0.1)
+    return CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **kwargs)
+
+
+def job_op(**kwargs) -> CelonisRunDataJobOperator:
+    kwargs.setdefault("poll_interval", 0.1)
+    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB, **kwargs)
+
+
+def run_trigger(trigger) -> dict:
+    async def first_event():
+        async for event in trigger.run():
+            return event.payload
+    return asyncio.run(first_event())
+
+
+def test_reload_waits_for_its_own_load_not_the_previous_success(emulator):
+    """Regression guard for Celonis's own client: a previous SUCCESS must not end our wait."""
+    reload_op().execute(context())
+    assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.SUCCESS
+    emulator.fault(path="/load$", method="POST", outcome="ERROR", message="disk full", count=1)
+    with pytest.raises(CelonisRemoteFailure, match="ERROR: disk full"):
+        reload_op().execute(context())
+
+
+def test_reload_summary_and_xcom(emulator):
+    ctx = context()
+    summary = reload_op(tables=["orders"]).execute(ctx)
+    assert summary["status"] == "SUCCESS" and summary["load"]["load_type"] == "PARTIAL"
+    assert len(summary["table_ids"]) == 1 and summary["reattached"] is False
+    assert ctx["ti"].xcom[XCOM_DATA_MODEL_URL].endswith(f"process-data-models/{DATA_MODEL}?tab=data-model")
+
+
+def test_unknown_table_name_fails_before_anything_starts(emulator):
+    with pytest.raises(CelonisNameNotFoundError, match="VBAK"):
+        reload_op(tables=["no_such_table"]).execute(context())
+    assert emulator.requests("/load", "POST") == []
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"tables": "VBAK"}, "list of table ids"), ({"tables": []}, "empty list"), ({"poll_interval": 0}, "poll_interval"),
+    ({"data_model_id": " "}, "data_model_id is empty"), ({"pool_id": ""}, "pool_id is empty"),
+])
+def test_bad_reload_parameters(emulator, kwargs, match):
+    params = {"task_id": "r", "pool_id": POOL, "data_model_id": DATA_MODEL, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        CelonisReloadDataModelOperator(**params).execute(context())
+    assert emulator.requests() == []
+
+
+def test_retry_reattaches_to_running_load(emulator):
+    CelonisHook().trigger_data_model_load(POOL, DATA_MODEL)
+    summary = reload_op().execute(context())
+    assert summary["reattached"] is True and summary["status"] == "SUCCESS"
+    assert len(emulator.requests("/load", "POST")) == 1
+
+
+def test_warning_policy(emulator):
+    emulator.fault(path="/load$", method="POST", outcome="WARNING", message="2 rows skipped", count=2)
+    assert reload_op().execute(context())["status"] == "WARNING"
+    with pytest.raises(CelonisRemoteFailure, match="2 rows skipped"):
+        reload_op(fail_on_warning=True).execute(context())
+
+
+def test_timeout_cancels_the_load(emulator, seed_copy):
+    seed_copy["pools"][0]["data_models"][0]["load_seconds"] = 30
+    emulator.reseed(seed_copy)
+    with pytest.raises(CelonisError, match="Timed out"):
+        reload_op(timeout=0.5).execute(context())
+    assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.CANCELED
+
+
+def test_lost_connection_is_bounded(emulator):
+    emulator.fault(path="/load$", method="POST", outcome="LOST_CONNECTION", count=1)
+    with pytest.raises(CelonisRemoteFailure, match="LOST_CONNECTION for more than"):
+        reload_op(limbo_timeout=0.3).execute(context())
+
+
+def test_on_kill_cancels(emulator, seed_copy):
+    seed_copy["pools"][0]["data_models"][0]["load_seconds"] = 30
+    emulator.reseed(seed_copy)
+    op = reload_op(wait_for_completion=False)
+    op.execute(context())
+    op.on_kill()
+    assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.CANCELED
+
+
+def test_deferred_reload_round_trip(emulator):
+    op = reload_op(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    trigger = deferred.value.trigger
+    assert deferred.value.method_name == "execute_complete" and deferred.value.timeout is None
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_celonis.triggers.celonis.CelonisDataModelLoadTrigger"
+    assert all(v is None or isinstance(v, str | int | float | bool) for v in kwargs.values())
+    rebuilt = CelonisDataModelLoadTrigger(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    event = run_trigger(rebuilt)
+    assert event["status"] == "success" and event["celonis_status"] == "SUCCESS"
+    summary = op.execute_complete(context(), event, **deferred.value.kwargs)
+    assert summary["status"] == "SUCCESS"
+
+
+def test_deferred_failure_and_timeout(emulator, seed_copy):
+    emulator.fault(path="/load$", method="POST", outcome="ERROR", message="bad join", count=1)
+    op = reload_op(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    event = run_trigger(deferred.value.trigger)
+    assert event["status"] == "error"
+    with pytest.raises(CelonisRemoteFailure, match="bad join"):
+        op.execute_complete(context(), event, **deferred.value.kwargs)
+    seed_copy["pools"][0]["data_models"][0]["load_seconds"] = 30
+    emulator.reseed(seed_copy)
+    op = reload_op(deferrable=True, timeout=0.4)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    event = run_trigger(deferred.value.trigger)
+    assert event["status"] == "timeout"
+    with pytest.raises(CelonisError, match="Timed out"):
+        op.execute_complete(context(), event, **deferred.value.kwargs)
+    assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.CANCELED
+
+
+@pytest.mark.parametrize("event", [None, {}, {"status": "weird"}, "success", {"status": "error", "message": "x"}])
+def test_unexpected_or_transport_error_events_fail(event):
+    with pytest.raises(CelonisError):
+        reload_op().execute_complete(context(), event, state={})
+
+
+def test_trigger_on_kill_cancels(emulator, seed_copy):
+    seed_copy["pools"][0]["data_jobs"][0]["run_seconds"] = 30
+    emulator.reseed(seed_copy)
+    CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
+    trigger = CelonisDataJobTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB,
+                                    end_time=time.time() + 60)
+    asyncio.run(trigger.on_kill())
+    assert CelonisHook().get_data_job(POOL, DATA_JOB).status.value == "CANCEL"
+
+
+def test_data_job_follows_its_own_execution_and_reports_message(emulator):
+    summary = job_op(mode="full").execute(context())
+    assert summary["status"] == "SUCCESS" and summary["mode"] == "FULL"
+    emulator.fault(path="/execute$", method="POST", outcome="FAIL", message="extractor timeout", count=1)
+    ctx = context()
+    with pytest.raises(CelonisRemoteFailure, match="FAIL: extractor timeout"):
+        job_op().execute(ctx)
+    assert ctx["ti"].xcom[XCOM_DATA_JOB_URL].endswith(f"data-jobs?jobId={DATA_JOB}")
+
+
+def test_data_job_bad_mode_fails_before_request(emulator):
+    with pytest.raises(ValueError, match="'FULL' or 'DELTA'"):
+        job_op(mode="HALF").execute(context())
+    assert emulator.requests() == []
+
+
+def test_data_job_deferred_and_reattach(emulator):
+    CelonisHook().execute_data_job(POOL, DATA_JOB, "DELTA")
+    op = job_op(deferrable=True)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    assert deferred.value.kwargs["state"]["reattached"] is True
+    kwargs = deferred.value.trigger.serialize()[1]
+    event = run_trigger(CelonisDataJobTrigger(**kwargs))
+    assert op.execute_complete(context(), event, **deferred.value.kwargs)["status"] == "SUCCESS"
+    assert len(emulator.requests("/execute", "POST")) == 1
+
+
+def test_load_sensor_modes(emulator):
+    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, poke_interval=0.1)
+    assert sensor.poke(context()) is False  # never loaded
+    reload_op().execute(context())
+    assert sensor.poke(context()) is True
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    later = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, finished_after=future)
+    assert later.poke(context()) is False  # the load ended before the moment asked for
+
+
+def test_load_sensor_fails_on_remote_failure_and_soft_fail_type(emulator):
+    emulator.fault(path="/load$", method="POST", outcome="ERROR", message="broken", count=1)
+    with pytest.raises(CelonisRemoteFailure):
+        reload_op().execute(context())
+    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL)
+    with pytest.raises(CelonisSensorFailure, match="broken"):
+        sensor.poke(context())
+
+
+def test_sensor_deferred_path(emulator):
+    CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
+    sensor = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=DATA_JOB, deferrable=True,
+                                  poke_interval=0.1, timeout=30)
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context())
+    event = run_trigger(deferred.value.trigger)
+    assert event["status"] == "success"
+    sensor.execute_complete(context(), event)
+
+
+def test_sensor_bad_moment_names_the_fix(emulator):
+    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, finished_after="soon")
+    with pytest.raises(ValueError, match="data_interval_end"):
+        sensor.poke(context())
