@@ -116,49 +116,54 @@ class PushJobStatus(_TolerantEnum):
         return not self.is_terminal
 
 
-class DataJobMode(StrEnum):
+class _ChoiceEnum(StrEnum):
+    """A string enum parsed case-insensitively from user input, naming the choices when it does not fit."""
+
+    @classmethod
+    def parse(cls, value: Any):  # noqa: ANN206 - returns the subclass
+        """Return the member for ``value`` or raise a ``ValueError`` that lists the allowed values."""
+        try:
+            return cls(str(getattr(value, "value", value)).upper())
+        except ValueError:
+            choices = " or ".join(repr(member.value) for member in cls)
+            raise ValueError(f"Unknown {cls._label()} {value!r}: use {choices}.") from None
+
+    @classmethod
+    def _label(cls) -> str:
+        return cls.__name__
+
+
+class DataJobMode(_ChoiceEnum):
     """Extraction mode of a data job execution."""
 
     FULL = "FULL"
     DELTA = "DELTA"
 
     @classmethod
-    def parse(cls, value: str | DataJobMode) -> DataJobMode:
-        """Return the mode for ``value`` or raise a ``ValueError`` that names the allowed values."""
-        try:
-            return cls(str(getattr(value, "value", value)).upper())
-        except ValueError:
-            raise ValueError(f"Unknown data job mode {value!r}: use 'FULL' or 'DELTA'.") from None
+    def _label(cls) -> str:
+        return "data job mode"
 
 
-class PushType(StrEnum):
+class PushType(_ChoiceEnum):
     """How a Data Push job applies its chunks to the target table."""
 
     REPLACE = "REPLACE"
     DELTA = "DELTA"
 
     @classmethod
-    def parse(cls, value: str | PushType) -> PushType:
-        """Return the push type for ``value`` or raise a ``ValueError`` naming the allowed values."""
-        try:
-            return cls(str(getattr(value, "value", value)).upper())
-        except ValueError:
-            raise ValueError(f"Unknown push type {value!r}: use 'REPLACE' or 'DELTA'.") from None
+    def _label(cls) -> str:
+        return "push type"
 
 
-class PushFileType(StrEnum):
+class PushFileType(_ChoiceEnum):
     """File format of the chunks of a Data Push job."""
 
     PARQUET = "PARQUET"
     CSV = "CSV"
 
     @classmethod
-    def parse(cls, value: str | PushFileType) -> PushFileType:
-        """Return the file type for ``value`` or raise a ``ValueError`` naming the allowed values."""
-        try:
-            return cls(str(getattr(value, "value", value)).upper())
-        except ValueError:
-            raise ValueError(f"Unknown file type {value!r}: use 'PARQUET' or 'CSV'.") from None
+    def _label(cls) -> str:
+        return "file type"
 
 
 def parse_timestamp(value: Any) -> dt.datetime | None:
