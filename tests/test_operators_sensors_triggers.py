@@ -242,3 +242,22 @@ def test_sensor_bad_moment_names_the_fix(emulator):
     sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, finished_after="soon")
     with pytest.raises(ValueError, match="data_interval_end"):
         sensor.poke(context())
+
+
+@pytest.mark.parametrize("trigger", [
+    CelonisDataModelLoadTrigger(celonis_conn_id="c", pool_id="p", data_model_id="m", previous_load_id="l",
+                                previous_started_at=1.5, finished_after=None, end_time=2.0),
+    CelonisDataJobTrigger(celonis_conn_id="c", pool_id="p", data_job_id="j", previous_execution=None,
+                          waiting_for_new=True, end_time=2.0),
+])
+def test_trigger_kwargs_survive_airflows_serializer(trigger):
+    classpath, kwargs = trigger.serialize()
+    try:
+        from airflow.sdk import serde
+    except ImportError:  # Airflow 2.11: kwargs go through JSON
+        import json
+
+        restored = json.loads(json.dumps(kwargs))
+    else:
+        restored = serde.deserialize(serde.serialize(kwargs))
+    assert type(trigger)(**restored).serialize() == (classpath, kwargs)
