@@ -70,6 +70,7 @@ def test_reload_summary_and_xcom(emulator):
     assert summary["status"] == "SUCCESS" and summary["load"]["load_type"] == "PARTIAL"
     assert len(summary["table_ids"]) == 1 and summary["reattached"] is False
     assert ctx["ti"].xcom[XCOM_DATA_MODEL_URL].endswith(f"process-data-models/{DATA_MODEL}?tab=data-model")
+    assert ctx["ti"].xcom["celonis_ids"].items() >= {"pool_id": POOL, "data_model_id": DATA_MODEL}.items()
 
 
 def test_unknown_table_name_fails_before_anything_starts(emulator):
@@ -188,6 +189,7 @@ def test_data_job_follows_its_own_execution_and_reports_message(emulator):
     with pytest.raises(CelonisRemoteFailure, match="FAIL: extractor timeout"):
         job_op().execute(ctx)
     assert ctx["ti"].xcom[XCOM_DATA_JOB_URL].endswith(f"data-jobs?jobId={DATA_JOB}")
+    assert ctx["ti"].xcom["celonis_ids"].items() >= {"pool_id": POOL, "data_job_id": DATA_JOB}.items()
 
 
 def test_data_job_bad_mode_fails_before_request(emulator):

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.triggers.base import BaseTrigger
 
+XCOM_CELONIS_IDS = "celonis_ids"
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
 DEFAULT_LIMBO_TIMEOUT = 900.0
@@ -109,6 +110,8 @@ class CelonisWaitingOperator(BaseOperator):
         state = self.start(context)
         self._started = True
         state["started_at_epoch"] = started_at
+        # The ids go to XCom before any wait, so downstream tasks and the logs have them even on failure.
+        context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value={k: v for k, v in state.items() if k.endswith("_id")})
         if not self.wait_for_completion:
             return {"status": "started", **state}
         end_time = started_at + self.timeout
