@@ -331,6 +331,10 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         auth_kind = (self.headers.get("Authorization") or "").split(" ", 1)[0] or None
         status = 500
         fault = None
+        # Logged before the answer is written, so a client that got its answer always finds it in the log.
+        self._entry: dict[str, Any] | None = None if path.startswith("/_emulator/") else {
+            "time": started, "method": method, "path": path, "query": urlsplit(self.path).query,
+            "status": 0, "auth": auth_kind, "bytes": len(body)}
         if not path.startswith("/_emulator/"):
             fault = self.state.take_fault(method, path)
         try:
@@ -366,11 +370,10 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             self._send_json(500, {"reference": reference, "message": f"Internal error ({type(exc).__name__})",
                                   "shortMessage": "Internal Server Error"})
         finally:
-            if not path.startswith("/_emulator/"):
-                self.state.log_request({
-                    "time": started, "method": method, "path": path, "query": urlsplit(self.path).query,
-                    "status": status, "auth": auth_kind, "bytes": len(body),
-                })
+            if self._entry is not None:  # no answer was written (a dropped connection)
+                self._entry["status"] = status
+                self.state.log_request(self._entry)
+                self._entry = None
 
     def _drop(self) -> None:
         """Close the connection without an answer (a reset, as the client sees it)."""
@@ -519,6 +522,11 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
                                                                        **(headers or {})})
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None, head: bool = False) -> None:
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            entry["status"] = status
+            self.state.log_request(entry)
+            self._entry = None
         self.send_response(status)
         headers = dict(headers or {})
         if not head:
