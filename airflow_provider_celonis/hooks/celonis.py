@@ -29,7 +29,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisError,
     CelonisNameNotFoundError,
 )
-from airflow_provider_celonis.hooks._http import error_from_response, parse_json, user_agent
+from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.hooks._multipart import MultipartFileBody
 from airflow_provider_celonis.models import (
     DataJob,
@@ -125,58 +125,27 @@ class CelonisHook(BaseHook):
         body: MultipartFileBody | None = None,
     ) -> requests.Response:
         url = self.base_url + endpoint.path
-        attempt = 0
-        refreshed_token = False
+        attempts = RequestAttempts(self.retry_policy, endpoint, self.auth)
         while True:
-            attempt += 1
+            attempts.next()
             header = self.auth.header(self.session)
             headers = {"Authorization": header, "Accept": "application/json"}
-            data = None
             if body is not None:
                 body.rewind()
                 headers["Content-Type"] = body.content_type
-                data = body
             try:
                 response = self.session.request(
-                    endpoint.method, url, params=params, json=json, data=data, headers=headers,
+                    endpoint.method, url, params=params, json=json, data=body, headers=headers,
                     timeout=self.settings.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
-                sent = not _never_sent(exc)
-                if self.retry_policy.should_retry_error(sent, endpoint.idempotent, attempt):
-                    wait = self.retry_policy.backoff(attempt)
-                    self._log_retry(endpoint, type(exc).__name__, wait, attempt)
-                    time.sleep(wait)
-                    continue
-                raise CelonisApiError(
-                    method=endpoint.method, path=endpoint.path, status_code=None,
-                    reason=f"{type(exc).__name__} after {attempt} attempt(s)"
-                    + ("" if endpoint.idempotent or not sent else "; not repeated, it may have been applied"),
-                ) from None
-            status = response.status_code
-            if status == 401 and self.auth.refreshable and not refreshed_token:
-                # An OAuth token can be revoked or expire early: fetch one new token, once.
-                self.auth.invalidate(header)
-                refreshed_token = True
-                attempt -= 1
+                time.sleep(attempts.after_transport_error(exc, sent=not _never_sent(exc)))
                 continue
-            if status >= 400:
-                if self.retry_policy.should_retry_status(status, endpoint.idempotent, attempt):
-                    wait = self.retry_policy.wait_for_response(response.headers, attempt)
-                    self._log_retry(endpoint, f"HTTP {status}", wait, attempt)
-                    time.sleep(wait)
-                    continue
-                raise error_from_response(
-                    endpoint.method, endpoint.path, status, response.headers, response.content, response.reason
-                )
-            log.debug("Celonis %s %s -> %s", endpoint.method, endpoint.path, status)
-            return response
-
-    def _log_retry(self, endpoint: Endpoint, why: str, wait: float, attempt: int) -> None:
-        log.warning(
-            "Celonis %s %s failed (%s); retrying in %.1f s (attempt %d of %d).",
-            endpoint.method, endpoint.path, why, wait, attempt + 1, self.retry_policy.max_attempts,
-        )
+            wait = attempts.after_response(response.status_code, response.headers, response.content,
+                                           response.reason, header)
+            if wait is None:
+                return response
+            time.sleep(wait)
 
     def _json(self, endpoint: Endpoint, **kwargs: Any) -> Any:
         return parse_json(self._request(endpoint, **kwargs).content)

@@ -8,7 +8,6 @@ loop has broken across Airflow 3.x releases).
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import httpx
@@ -18,12 +17,9 @@ from airflow_provider_celonis import endpoints
 from airflow_provider_celonis.auth import CelonisAuth
 from airflow_provider_celonis.connection_settings import CelonisConnectionSettings
 from airflow_provider_celonis.endpoints import Endpoint
-from airflow_provider_celonis.exceptions import CelonisApiError
-from airflow_provider_celonis.hooks._http import error_from_response, parse_json, user_agent
+from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.models import DataJob, DataModelLoad, PushJob
 from airflow_provider_celonis.retry import RetryPolicy
-
-log = logging.getLogger(__name__)
 
 
 class CelonisAsyncHook:
@@ -74,11 +70,10 @@ class CelonisAsyncHook:
     async def _request(self, endpoint: Endpoint, *, params: dict[str, Any] | None = None) -> bytes:
         settings = await self.get_settings()
         assert self._auth is not None
-        attempt = 0
-        refreshed_token = False
+        attempts = RequestAttempts(self.retry_policy, endpoint, self._auth)
         async with self._client(settings) as client:
             while True:
-                attempt += 1
+                attempts.next()
                 header = await self._auth.aheader(client)
                 try:
                     response = await client.request(
@@ -86,38 +81,13 @@ class CelonisAsyncHook:
                     )
                 except httpx.TransportError as exc:
                     sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                    if self.retry_policy.should_retry_error(sent, endpoint.idempotent, attempt):
-                        wait = self.retry_policy.backoff(attempt)
-                        self._log_retry(endpoint, type(exc).__name__, wait, attempt)
-                        await asyncio.sleep(wait)
-                        continue
-                    raise CelonisApiError(
-                        method=endpoint.method, path=endpoint.path, status_code=None,
-                        reason=f"{type(exc).__name__} after {attempt} attempt(s)",
-                    ) from None
-                status = response.status_code
-                if status == 401 and self._auth.refreshable and not refreshed_token:
-                    self._auth.invalidate(header)
-                    refreshed_token = True
-                    attempt -= 1
+                    await asyncio.sleep(attempts.after_transport_error(exc, sent=sent))
                     continue
-                if status >= 400:
-                    if self.retry_policy.should_retry_status(status, endpoint.idempotent, attempt):
-                        wait = self.retry_policy.wait_for_response(response.headers, attempt)
-                        self._log_retry(endpoint, f"HTTP {status}", wait, attempt)
-                        await asyncio.sleep(wait)
-                        continue
-                    raise error_from_response(
-                        endpoint.method, endpoint.path, status, response.headers, response.content,
-                        response.reason_phrase,
-                    )
-                return response.content
-
-    def _log_retry(self, endpoint: Endpoint, why: str, wait: float, attempt: int) -> None:
-        log.warning(
-            "Celonis %s %s failed (%s); retrying in %.1f s (attempt %d of %d).",
-            endpoint.method, endpoint.path, why, wait, attempt + 1, self.retry_policy.max_attempts,
-        )
+                wait = attempts.after_response(response.status_code, response.headers, response.content,
+                                               response.reason_phrase, header)
+                if wait is None:
+                    return response.content
+                await asyncio.sleep(wait)
 
     async def get_last_load(self, pool_id: str, data_model_id: str) -> DataModelLoad | None:
         """The last load of a data model, or None when it was never loaded."""
