@@ -7,6 +7,7 @@ cannot disagree about what a status means. Unknown status strings never count as
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -464,3 +465,54 @@ def job_outcome(
     if finished_after is not None and job.updated_at is not None and job.updated_at < finished_after:
         return WaitOutcome.PENDING
     return WaitOutcome.SUCCESS if job.status.is_success else WaitOutcome.FAILED
+
+
+def judge_load(load: DataModelLoad | None, **watch: Any) -> tuple[WaitOutcome, dict[str, Any]]:
+    """``load_outcome`` plus the details a wait reports (load summary, Celonis status and message)."""
+    details = {"load": load.to_dict() if load else None, "celonis_status": load.status.value if load else None,
+               "message": (load.message if load else None) or ""}
+    return load_outcome(load, **watch), details
+
+
+def judge_job(job: DataJob, **watch: Any) -> tuple[WaitOutcome, dict[str, Any]]:
+    """``job_outcome`` plus the details a wait reports (job summary and Celonis status)."""
+    return job_outcome(job, **watch), {"job": job.to_dict(), "celonis_status": job.status.value, "message": ""}
+
+
+# Terminal events of a wait, shared by the triggers and the sync path of the operators.
+EVENT_STATUSES = frozenset({"success", "warning", "error", "timeout"})
+_EVENT_OF_OUTCOME = {WaitOutcome.SUCCESS: "success", WaitOutcome.WARNING: "warning", WaitOutcome.FAILED: "error"}
+OUTCOME_OF_EVENT = {event: outcome for outcome, event in _EVENT_OF_OUTCOME.items()}
+
+
+class WaitClock:
+    """Bounds a wait by its deadline and by how long a limbo status is tolerated.
+
+    The same clock runs in a worker (sync wait) and in the triggerer (deferred wait), so both end a
+    wait at the same moment with the same event.
+    """
+
+    def __init__(self, end_time: float, poll_interval: float, limbo_timeout: float) -> None:
+        self.end_time = end_time
+        self.poll_interval = poll_interval
+        self.limbo_timeout = limbo_timeout
+        self._limbo_since: float | None = None
+
+    def step(self, outcome: WaitOutcome, details: dict[str, Any]) -> dict[str, Any] | None:
+        """The terminal event for this status read, or None to read again after ``sleep_seconds()``."""
+        if outcome in _EVENT_OF_OUTCOME:
+            return {**details, "status": _EVENT_OF_OUTCOME[outcome]}
+        if outcome is WaitOutcome.LIMBO:
+            self._limbo_since = self._limbo_since or time.monotonic()
+            if time.monotonic() - self._limbo_since > self.limbo_timeout:
+                return {**details, "status": "error", "message": f"Celonis reported {details.get('celonis_status')} "
+                        f"for more than {self.limbo_timeout:.0f} s; giving up on it."}
+        else:
+            self._limbo_since = None
+        if time.time() >= self.end_time:
+            return {**details, "status": "timeout", "message": "Timed out waiting for Celonis."}
+        return None
+
+    def sleep_seconds(self) -> float:
+        """How long to wait before the next read: the poll interval, or less near the deadline."""
+        return min(self.poll_interval, max(0.0, self.end_time - time.time()) + 0.01)

@@ -250,6 +250,11 @@ class CelonisHook(BaseHook):
         items = raw.get("executionItems", []) if isinstance(raw, dict) else raw or []
         return [ExecutionLog.from_api(item) for item in items]
 
+    def latest_execution_message(self, pool_id: str, job_id: str) -> str:
+        """The message of the job's latest execution (why it failed), or "" when there is none."""
+        executions = self.get_data_job_executions(pool_id, job_id, limit=1)
+        return (executions[0].message or "") if executions else ""
+
     # --- Data Push API ------------------------------------------------------------------------
 
     def create_push_job(

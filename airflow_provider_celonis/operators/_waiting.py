@@ -16,8 +16,8 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.models import WaitOutcome
-from airflow_provider_celonis.triggers.celonis import EVENT_STATUSES
+from airflow_provider_celonis.models import OUTCOME_OF_EVENT, WaitClock, WaitOutcome
+from airflow_provider_celonis.triggers.celonis import validated_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -114,53 +114,29 @@ class CelonisWaitingOperator(BaseOperator):
         context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value={k: v for k, v in state.items() if k.endswith("_id")})
         if not self.wait_for_completion:
             return {"status": "started", **state}
-        end_time = started_at + self.timeout
-        if self.deferrable:
+        clock = WaitClock(started_at + self.timeout, self.poll_interval, self.limbo_timeout)
+        outcome, details = self.poll(state)
+        event = clock.step(outcome, details)
+        if event is None and self.deferrable:
+            # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
+            # and cancels the work; a framework-level defer timeout would skip it.
+            self.defer(trigger=self.make_trigger(state, clock.end_time), method_name="execute_complete",
+                       kwargs={"state": state}, timeout=None)
+        while event is None:
+            self.log.info("Celonis status: %s; next check in %.0f s.", details["celonis_status"], self.poll_interval)
+            time.sleep(clock.sleep_seconds())
             outcome, details = self.poll(state)
-            if outcome is WaitOutcome.PENDING or outcome is WaitOutcome.LIMBO:
-                # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
-                # and cancels the work; a framework-level defer timeout would skip it.
-                self.defer(trigger=self.make_trigger(state, end_time), method_name="execute_complete",
-                           kwargs={"state": state}, timeout=None)
-            return self._finish(outcome, details, state)
-        return self._wait_sync(state, end_time)
-
-    def _wait_sync(self, state: dict[str, Any], end_time: float) -> dict[str, Any]:
-        limbo_since: float | None = None
-        while True:
-            outcome, details = self.poll(state)
-            if outcome in (WaitOutcome.SUCCESS, WaitOutcome.WARNING, WaitOutcome.FAILED):
-                return self._finish(outcome, details, state)
-            if outcome is WaitOutcome.LIMBO:
-                limbo_since = limbo_since or time.monotonic()
-                if time.monotonic() - limbo_since > self.limbo_timeout:
-                    raise CelonisRemoteFailure(
-                        f"Celonis reported {details.get('celonis_status')} for more than {self.limbo_timeout:.0f} s; "
-                        "giving up on it. Check the load in the Celonis UI."
-                    )
-            else:
-                limbo_since = None
-            if time.time() >= end_time:
-                self._cancel_quietly("timeout")
-                raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for Celonis; the work was cancelled.")
-            self.log.info("Celonis status: %s; next check in %.0f s.", details.get("celonis_status"),
-                          self.poll_interval)
-            time.sleep(min(self.poll_interval, max(0.0, end_time - time.time()) + 0.01))
+            event = clock.step(outcome, details)
+        return self.execute_complete(context, event, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          state: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger: validate its event, then succeed or fail like the sync path."""
-        state = state or {}
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-            raise CelonisError(f"Unexpected event from the Celonis trigger: {event!r}")
-        status = event["status"]
-        if status == "timeout":
+        """End the wait from its terminal event: the trigger's after a deferral, the clock's in a worker."""
+        event = validated_event(event)
+        if event["status"] == "timeout":
             self._cancel_quietly("timeout")
             raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for Celonis; the work was cancelled.")
-        outcome = {"success": WaitOutcome.SUCCESS, "warning": WaitOutcome.WARNING}.get(status, WaitOutcome.FAILED)
-        if status == "error" and not event.get("celonis_status"):
-            raise CelonisError(f"Waiting for Celonis failed: {event.get('message')}")
-        return self._finish(outcome, event, state)
+        return self._finish(OUTCOME_OF_EVENT[event["status"]], event, state or {})
 
     def _finish(self, outcome: WaitOutcome, details: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
         summary = {"status": details.get("celonis_status"), **state, **{

@@ -12,7 +12,7 @@ from airflow_provider_celonis.links import (
     CelonisDataJobLink,
     CelonisDataPoolLink,
 )
-from airflow_provider_celonis.models import DataJobMode, WaitOutcome, job_outcome
+from airflow_provider_celonis.models import DataJobMode, WaitOutcome, judge_job
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger
 
@@ -77,9 +77,8 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
     def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
         """Read the job and judge its latest execution against the one this task started."""
         job = self.hook.get_data_job(self.pool_id, self.data_job_id)
-        outcome = job_outcome(job, previous_execution=state.get("previous_execution"),
-                              waiting_for_new=bool(state.get("waiting_for_new")))
-        return outcome, {"job": job.to_dict(), "celonis_status": job.status.value, "message": ""}
+        return judge_job(job, previous_execution=state.get("previous_execution"),
+                         waiting_for_new=bool(state.get("waiting_for_new")))
 
     def make_trigger(self, state: dict[str, Any], end_time: float) -> CelonisDataJobTrigger:
         """The trigger waiting for the same execution."""
@@ -93,11 +92,10 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
     def describe_failure(self, details: dict[str, Any]) -> str:
         """The message of the failed execution, from the (undocumented) execution log."""
         try:
-            executions = self.hook.get_data_job_executions(self.pool_id, self.data_job_id, limit=1)
+            return self.hook.latest_execution_message(self.pool_id, self.data_job_id)
         except Exception:  # noqa: BLE001 - the status alone still fails the task
             self.log.warning("Could not read the execution log of data job %s.", self.data_job_id, exc_info=True)
             return ""
-        return (executions[0].message or "") if executions else ""
 
     def cancel(self) -> None:
         """Cancel the running execution (undocumented endpoint; best effort)."""

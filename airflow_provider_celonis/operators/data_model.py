@@ -12,7 +12,7 @@ from airflow_provider_celonis.links import (
     CelonisDataModelLink,
     CelonisDataPoolLink,
 )
-from airflow_provider_celonis.models import DataModelLoad, WaitOutcome, epoch_to_datetime, load_outcome
+from airflow_provider_celonis.models import DataModelLoad, WaitOutcome, epoch_to_datetime, judge_load
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.triggers.celonis import CelonisDataModelLoadTrigger
 
@@ -105,11 +105,8 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
         """Read last-load and judge it against the load this task started."""
         load = self.hook.get_last_load(self.pool_id, self.data_model_id)
-        outcome = load_outcome(load, previous_load_id=state.get("previous_load_id"),
-                               previous_started_at=epoch_to_datetime(state.get("previous_started_at")))
-        return outcome, {"load": load.to_dict() if load else None,
-                         "celonis_status": load.status.value if load else None,
-                         "message": (load.message if load else None) or ""}
+        return judge_load(load, previous_load_id=state.get("previous_load_id"),
+                          previous_started_at=epoch_to_datetime(state.get("previous_started_at")))
 
     def make_trigger(self, state: dict[str, Any], end_time: float) -> CelonisDataModelLoadTrigger:
         """The trigger waiting for the same load."""

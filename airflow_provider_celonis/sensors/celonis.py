@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, conf
 
-from airflow_provider_celonis.exceptions import CelonisError, CelonisSensorFailure
+from airflow_provider_celonis.exceptions import CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.models import WaitOutcome, job_outcome, load_outcome, parse_timestamp
+from airflow_provider_celonis.models import OUTCOME_OF_EVENT, WaitOutcome, judge_job, judge_load, parse_timestamp
 from airflow_provider_celonis.triggers.celonis import (
-    EVENT_STATUSES,
     CelonisDataJobTrigger,
     CelonisDataModelLoadTrigger,
+    validated_event,
 )
 
 if TYPE_CHECKING:
@@ -97,15 +97,10 @@ class _CelonisSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
         """Resume after the trigger, with the same decisions as ``poke``."""
-        if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-            raise CelonisError(f"Unexpected event from the Celonis trigger: {event!r}")
+        event = validated_event(event)
         if event["status"] == "timeout":
             raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s waiting for Celonis.")
-        if event["status"] == "error" and not event.get("celonis_status"):
-            raise CelonisError(f"Waiting for Celonis failed: {event.get('message')}")
-        outcome = {"success": WaitOutcome.SUCCESS, "warning": WaitOutcome.WARNING}.get(event["status"],
-                                                                                      WaitOutcome.FAILED)
-        self._decide(outcome, event)
+        self._decide(OUTCOME_OF_EVENT[event["status"]], event)
 
 
 class CelonisDataModelLoadSensor(_CelonisSensor):
@@ -129,10 +124,8 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
         self.data_model_id = data_model_id
 
     def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
-        load = self.hook.get_last_load(self.pool_id, self.data_model_id)
-        outcome = load_outcome(load, finished_after=_moment(self.finished_after))
-        return outcome, {"celonis_status": load.status.value if load else None,
-                         "message": (load.message if load else None) or ""}
+        return judge_load(self.hook.get_last_load(self.pool_id, self.data_model_id),
+                          finished_after=_moment(self.finished_after))
 
     def _trigger(self, end_time: float) -> CelonisDataModelLoadTrigger:
         moment = _moment(self.finished_after)
@@ -160,13 +153,11 @@ class CelonisDataJobSensor(_CelonisSensor):
         self.data_job_id = data_job_id
 
     def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
-        job = self.hook.get_data_job(self.pool_id, self.data_job_id)
-        outcome = job_outcome(job, finished_after=_moment(self.finished_after))
-        message = ""
+        outcome, details = judge_job(self.hook.get_data_job(self.pool_id, self.data_job_id),
+                                     finished_after=_moment(self.finished_after))
         if outcome is WaitOutcome.FAILED:
-            executions = self.hook.get_data_job_executions(self.pool_id, self.data_job_id, limit=1)
-            message = (executions[0].message or "") if executions else ""
-        return outcome, {"celonis_status": job.status.value, "message": message}
+            details["message"] = self.hook.latest_execution_message(self.pool_id, self.data_job_id)
+        return outcome, details
 
     def _trigger(self, end_time: float) -> CelonisDataJobTrigger:
         moment = _moment(self.finished_after)

@@ -8,17 +8,30 @@ has its own deadline (``end_time``) so a timeout reaches ``execute_complete``, w
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
-from airflow_provider_celonis.models import WaitOutcome, epoch_to_datetime, job_outcome, load_outcome
+from airflow_provider_celonis.models import (
+    EVENT_STATUSES,
+    WaitClock,
+    WaitOutcome,
+    epoch_to_datetime,
+    judge_job,
+    judge_load,
+)
 
-EVENT_STATUSES = frozenset({"success", "warning", "error", "timeout"})
-_OUTCOME_EVENT = {WaitOutcome.SUCCESS: "success", WaitOutcome.WARNING: "warning", WaitOutcome.FAILED: "error"}
+
+def validated_event(event: Any) -> dict[str, Any]:
+    """A trigger event checked before use: anything unexpected, or a wait that broke, fails the task."""
+    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
+        raise CelonisError(f"Unexpected event from the Celonis trigger: {event!r}")
+    if event["status"] == "error" and not event.get("celonis_status"):
+        raise CelonisError(f"Waiting for Celonis failed: {event.get('message')}")
+    return event
 
 
 class _CelonisPollTrigger(BaseTrigger):
@@ -58,27 +71,14 @@ class _CelonisPollTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one terminal event."""
         hook = CelonisAsyncHook(self.celonis_conn_id)
-        limbo_since: float | None = None
+        clock = WaitClock(self.end_time, self.poll_interval, self.limbo_timeout)
         try:
             while True:
-                outcome, details = await self._check(hook)
-                if outcome in _OUTCOME_EVENT:
-                    yield TriggerEvent({"status": _OUTCOME_EVENT[outcome], **details})
+                event = clock.step(*await self._check(hook))
+                if event is not None:
+                    yield TriggerEvent(event)
                     return
-                if outcome is WaitOutcome.LIMBO:
-                    limbo_since = limbo_since or time.monotonic()
-                    if time.monotonic() - limbo_since > self.limbo_timeout:
-                        yield TriggerEvent({"status": "error", **details, "message":
-                                            f"Celonis reported {details.get('celonis_status')} for more than "
-                                            f"{self.limbo_timeout:.0f} s; giving up on it."})
-                        return
-                else:
-                    limbo_since = None
-                if time.time() >= self.end_time:
-                    yield TriggerEvent({"status": "timeout", **details,
-                                        "message": "Timed out waiting for Celonis (the task's timeout)."})
-                    return
-                await asyncio.sleep(min(self.poll_interval, max(0.0, self.end_time - time.time()) + 0.01))
+                await asyncio.sleep(clock.sleep_seconds())
         except Exception as exc:  # noqa: BLE001 - one error event, never a crashed trigger
             yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
 
@@ -124,13 +124,9 @@ class CelonisDataModelLoadTrigger(_CelonisPollTrigger):
 
     async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
         load = await hook.get_last_load(self.pool_id, self.data_model_id)
-        outcome = load_outcome(load, previous_load_id=self.previous_load_id,
-                               previous_started_at=epoch_to_datetime(self.previous_started_at),
-                               finished_after=epoch_to_datetime(self.finished_after))
-        details: dict[str, Any] = {"load": load.to_dict() if load else None,
-                                   "celonis_status": load.status.value if load else None,
-                                   "message": (load.message if load else None) or ""}
-        return outcome, details
+        return judge_load(load, previous_load_id=self.previous_load_id,
+                          previous_started_at=epoch_to_datetime(self.previous_started_at),
+                          finished_after=epoch_to_datetime(self.finished_after))
 
     async def _cancel(self, hook: CelonisAsyncHook) -> None:
         await hook.cancel_data_model_load(self.pool_id, self.data_model_id)
@@ -169,9 +165,8 @@ class CelonisDataJobTrigger(_CelonisPollTrigger):
 
     async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
         job = await hook.get_data_job(self.pool_id, self.data_job_id)
-        outcome = job_outcome(job, previous_execution=self.previous_execution, waiting_for_new=self.waiting_for_new,
-                              finished_after=epoch_to_datetime(self.finished_after))
-        return outcome, {"job": job.to_dict(), "celonis_status": job.status.value, "message": ""}
+        return judge_job(job, previous_execution=self.previous_execution, waiting_for_new=self.waiting_for_new,
+                         finished_after=epoch_to_datetime(self.finished_after))
 
     async def _cancel(self, hook: CelonisAsyncHook) -> None:
         await hook.cancel_data_job(self.pool_id, self.data_job_id)
