@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -163,8 +164,6 @@ def _async_lock(provider: OAuthTokenProvider) -> asyncio.Lock:
 
 
 def _json_or_none(content: bytes) -> Any:
-    import json
-
     try:
         return json.loads(content) if content else None
     except ValueError:

@@ -6,8 +6,6 @@ status and Celonis's own message, and never a header, a credential or a token.
 
 from __future__ import annotations
 
-from typing import Any
-
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 # What a user can do about a given status; appended to the message.
@@ -75,26 +73,9 @@ class CelonisApiError(CelonisError):
         return text
 
     @property
-    def is_not_found(self) -> bool:
-        """Whether Celonis answered 404."""
-        return self.status_code == 404
-
-    @property
     def is_conflict(self) -> bool:
         """Whether Celonis answered 409 (already running, or not NEW)."""
         return self.status_code == 409
-
-    def to_dict(self) -> dict[str, Any]:
-        """The error as JSON-able data (for trigger events and XCom)."""
-        return {
-            "method": self.method,
-            "path": self.path,
-            "status_code": self.status_code,
-            "title": self.title,
-            "detail": self.detail,
-            "error_code": self.error_code,
-            "support_id": self.support_id,
-        }
 
 
 class CelonisAuthError(CelonisApiError):

@@ -44,7 +44,7 @@ def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
     "example_celonis_sensor_gated",
 ])
 def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
-    emulator_server.state.load(test_seed(load_seconds=1.0))
+    emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
     ok, output = dags_test(airflow_env, dag_id)
     assert ok, output[-4000:]
     log = emulator_server.state.request_log
@@ -56,7 +56,7 @@ def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     ("example_celonis_failing_job_expect_failure", "division by zero"),
 ])
 def test_failing_example_dag_fails_with_celonis_message(airflow_env, emulator_server, dag_id, message):
-    emulator_server.state.load(test_seed(load_seconds=1.0))
+    emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
     ok, output = dags_test(airflow_env, dag_id)
     assert not ok, output[-4000:]
     assert message in output, output[-4000:]

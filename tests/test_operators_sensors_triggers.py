@@ -23,7 +23,7 @@ from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperato
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
 from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger, CelonisDataModelLoadTrigger
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL
+from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
 
 
 class FakeTI:
@@ -56,7 +56,11 @@ def run_trigger(trigger) -> dict:
 
 
 def test_reload_waits_for_its_own_load_not_the_previous_success(emulator):
-    """Regression guard for Celonis's own client: a previous SUCCESS must not end our wait."""
+    """Regression guard for Celonis's own client: a previous SUCCESS must not end our wait.
+
+    The emulator keeps showing the previous load for 0.3 s after the trigger, as Celonis does.
+    """
+    emulator.reseed(test_seed(registration_seconds=0.3))
     reload_op().execute(context())
     assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.SUCCESS
     emulator.fault(path="/load$", method="POST", outcome="ERROR", message="disk full", count=1)
@@ -90,11 +94,14 @@ def test_bad_reload_parameters(emulator, kwargs, match):
     assert emulator.requests() == []
 
 
-def test_retry_reattaches_to_running_load(emulator):
+@pytest.mark.parametrize("registration_seconds", [0.0, 0.3])
+def test_retry_reattaches_to_running_load(emulator, registration_seconds):
+    """Seen in last-load, or (not registered yet) answered with 409: either way no second load starts."""
+    emulator.reseed(test_seed(registration_seconds=registration_seconds))
     CelonisHook().trigger_data_model_load(POOL, DATA_MODEL)
     summary = reload_op().execute(context())
     assert summary["reattached"] is True and summary["status"] == "SUCCESS"
-    assert len(emulator.requests("/load", "POST")) == 1
+    assert [r["status"] for r in emulator.requests("/load", "POST") if r["status"] == 200] == [200]
 
 
 def test_warning_policy(emulator):
@@ -182,6 +189,7 @@ def test_trigger_on_kill_cancels(emulator, seed_copy):
 
 
 def test_data_job_follows_its_own_execution_and_reports_message(emulator):
+    emulator.reseed(test_seed(registration_seconds=0.3))
     summary = job_op(mode="full").execute(context())
     assert summary["status"] == "SUCCESS" and summary["mode"] == "FULL"
     emulator.fault(path="/execute$", method="POST", outcome="FAIL", message="extractor timeout", count=1)
@@ -198,7 +206,9 @@ def test_data_job_bad_mode_fails_before_request(emulator):
     assert emulator.requests() == []
 
 
-def test_data_job_deferred_and_reattach(emulator):
+@pytest.mark.parametrize("registration_seconds", [0.0, 0.3])
+def test_data_job_deferred_and_reattach(emulator, registration_seconds):
+    emulator.reseed(test_seed(registration_seconds=registration_seconds))
     CelonisHook().execute_data_job(POOL, DATA_JOB, "DELTA")
     op = job_op(deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
@@ -207,7 +217,7 @@ def test_data_job_deferred_and_reattach(emulator):
     kwargs = deferred.value.trigger.serialize()[1]
     event = run_trigger(CelonisDataJobTrigger(**kwargs))
     assert op.execute_complete(context(), event, **deferred.value.kwargs)["status"] == "SUCCESS"
-    assert len(emulator.requests("/execute", "POST")) == 1
+    assert len([r for r in emulator.requests("/execute", "POST") if r["status"] == 200]) == 1
 
 
 def test_load_sensor_modes(emulator):

@@ -77,7 +77,7 @@ DEMO_SEED: dict[str, Any] = {
             ],
         }
     ],
-    "settings": {"push_seconds": 1.0, "token_lifetime_seconds": 899},
+    "settings": {"push_seconds": 1.0, "token_lifetime_seconds": 899, "registration_seconds": 1.0},
 }
 
 

@@ -6,6 +6,8 @@ Standard library only (``http.server``), threaded, HTTP/1.1 keep-alive. Routes a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import re
@@ -411,8 +413,6 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         return status
 
     def _token(self, body: bytes) -> int:
-        import base64
-
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         if not form and "multipart/form-data" in self.headers.get("Content-Type", ""):
             form = {}
@@ -540,8 +540,6 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
 
 
 def _etag(data: bytes) -> str:
-    import hashlib
-
     return hashlib.md5(data).hexdigest()  # noqa: S324 - S3 ETag, not security
 
 

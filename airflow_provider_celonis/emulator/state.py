@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from airflow_provider_celonis.emulator import tables
+from airflow_provider_celonis.emulator.s3 import S3Error
 from airflow_provider_celonis.emulator.seed import demo_seed, validate_seed
 
 DATA_POOL_SCOPES = {"integration.data-pools"}
@@ -69,6 +70,7 @@ class Run:
     kind: str  # COMPLETE / PARTIAL for loads, FULL / DELTA for jobs
     canceled_at: float | None = None
     table_ids: list[str] = field(default_factory=list)
+    visible_at: float = 0.0  # before this, status reads still show the previous run (registration delay)
 
     def status(self, now: float, running: str, queued: str | None = None, canceled: str = "CANCELED") -> str:
         if self.canceled_at is not None:
@@ -126,6 +128,9 @@ class EmulatorState:
             settings = seed.get("settings", {})
             self.push_seconds = float(settings.get("push_seconds", 1.0))
             self.token_lifetime = float(settings.get("token_lifetime_seconds", 899))
+            # How long a new load or execution stays invisible to status reads after it was started:
+            # Celonis registers it asynchronously, so a read right after the trigger shows the previous one.
+            self.registration_seconds = float(settings.get("registration_seconds", 0.0))
             limits = settings.get("rate_limits", {})
             self.push_per_second = int(limits.get("push_execute_per_second", 10))
             self.push_per_hour = int(limits.get("push_execute_per_hour", 250))
@@ -276,12 +281,18 @@ class EmulatorState:
                 outcome=(fault.outcome if fault else model.get("load_outcome", "SUCCESS")).upper(),
                 message=(fault.message if fault else model.get("load_message")),
                 kind="PARTIAL" if table_ids is not None else "COMPLETE", table_ids=table_ids or [],
+                visible_at=now + self.registration_seconds,
             ))
+
+    def _visible(self, runs: list[Run] | None) -> list[Run]:
+        """The runs status reads can see now (a just-started run may not be registered yet)."""
+        now = self.clock()
+        return [run for run in runs or [] if run.visible_at <= now]
 
     def last_load(self, pool_id: str, dm_id: str) -> dict[str, Any] | None:
         with self.lock:
             self.data_model(pool_id, dm_id)
-            runs = self.loads.get((pool_id, dm_id))
+            runs = self._visible(self.loads.get((pool_id, dm_id)))
             if not runs:
                 return None
             run, now = runs[-1], self.clock()
@@ -316,12 +327,13 @@ class EmulatorState:
                 id=str(uuid.uuid4()), started=now, duration=float(job.get("run_seconds", 2)),
                 outcome=(fault.outcome if fault else job.get("outcome", "SUCCESS")).upper(),
                 message=(fault.message if fault else job.get("message")), kind=mode,
+                visible_at=now + self.registration_seconds,
             ))
 
     def job_status(self, pool_id: str, job_id: str) -> dict[str, Any]:
         with self.lock:
             job = self.data_job(pool_id, job_id)
-            runs = self.executions.get((pool_id, job_id)) or []
+            runs = self._visible(self.executions.get((pool_id, job_id)))
             now = self.clock()
             current = latest = status = None
             stamp = None
@@ -343,7 +355,7 @@ class EmulatorState:
             self.data_job(pool_id, job_id)
             now = self.clock()
             items = []
-            for run in reversed(self.executions.get((pool_id, job_id)) or []):
+            for run in reversed(self._visible(self.executions.get((pool_id, job_id)))):
                 status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
                 items.append({"id": run.id, "executionId": run.id, "jobId": job_id, "poolId": pool_id,
                               "status": status, "mode": run.kind, "type": "JOB",
@@ -536,8 +548,6 @@ class EmulatorState:
             for pool_id, connection in self.connections.values():
                 if connection.get("access_key") == access_key:
                     return pool_id, connection
-        from airflow_provider_celonis.emulator.s3 import S3Error
-
         raise S3Error(403, "InvalidAccessKeyId", "The AWS access key id you provided does not exist in our records.")
 
     def ingest(self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes) -> None:

@@ -412,9 +412,12 @@ class CelonisHook(BaseHook):
         s3 = client or self.get_ingestion_client()
         transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold,
                                   max_concurrency=4)
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
-        except Exception as exc:
+        except (Boto3Error, BotoCoreError, ClientError) as exc:  # a missing local file raises as it is
             raise _ingestion_error(exc, key) from None
         return key
 
