@@ -265,3 +265,19 @@ def test_ui_urls(emulator):
     assert h.data_model_url(POOL, DATA_MODEL).endswith(
         f"/pools/{POOL}/data-configuration/process-data-models/{DATA_MODEL}?tab=data-model")
     assert h.data_job_url(POOL, DATA_JOB).endswith(f"/pools/{POOL}/data-configuration/data-jobs?jobId={DATA_JOB}")
+
+
+def test_csv_push_with_quotes_separators_newlines_and_schema(emulator):
+    h = hook()
+    schema = {"tableName": "csv", "columns": [
+        {"columnName": "id", "columnType": "INTEGER"}, {"columnName": "note", "columnType": "STRING",
+                                                        "fieldLength": 500}]}
+    job = h.create_push_job(POOL, "csv", file_type="CSV", table_schema=schema,
+                            csv_parsing_options={"separatorSequence": ";", "quoteSequence": '"'})
+    body = 'id;note\n1;"semi; colon, ""quoted""\nnext line ü"\n2;plain\n'.encode()
+    h.add_push_chunk(POOL, job.id, body, file_name="chunk.csv")
+    h.execute_push_job(POOL, job.id)
+    done = wait_until(lambda: (j := h.get_push_job(POOL, job.id)).status.is_terminal and j)
+    assert done.status is PushJobStatus.DONE, done.logs
+    assert emulator.table("csv")["rows"] == [
+        {"id": 1, "note": 'semi; colon, "quoted"\nnext line ü'}, {"id": 2, "note": "plain"}]

@@ -57,13 +57,9 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
         double_quote=not escape or escape == quote,
         newlines_in_values=True,
     )
-    column_types = {}
-    if table_schema:
-        for column in table_schema.get("columns", []):
-            column_types[column["columnName"]] = pa.string()
     try:
-        header = pacsv.read_csv(io.BytesIO(data), parse_options=parse,
-                                read_options=pacsv.ReadOptions(block_size=1 << 20)).schema.names
+        # Every column is read as text (no type guessing: "007" stays "007"); the header comes first.
+        header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
         convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
                                        strings_can_be_null=False, quoted_strings_can_be_null=False,
                                        null_values=[""])
