@@ -479,6 +479,21 @@ def judge_job(job: DataJob, **watch: Any) -> tuple[WaitOutcome, dict[str, Any]]:
     return job_outcome(job, **watch), {"job": job.to_dict(), "celonis_status": job.status.value, "message": ""}
 
 
+def push_outcome(job: PushJob) -> WaitOutcome:
+    """Judge a Data Push job: DONE succeeds, ERROR and CANCELED fail, an unknown status is limbo."""
+    if job.status is PushJobStatus.UNKNOWN:
+        return WaitOutcome.LIMBO
+    if not job.status.is_terminal:
+        return WaitOutcome.PENDING
+    return WaitOutcome.SUCCESS if job.status.is_success else WaitOutcome.FAILED
+
+
+def judge_push(job: PushJob) -> tuple[WaitOutcome, dict[str, Any]]:
+    """``push_outcome`` plus the details a wait reports (Celonis status, the job's logs as the message)."""
+    return push_outcome(job), {"celonis_status": job.status.value, "message": "; ".join(job.logs),
+                               "push_logs": job.logs[-20:]}
+
+
 # Terminal events of a wait, shared by the triggers and the sync path of the operators.
 EVENT_STATUSES = frozenset({"success", "warning", "error", "timeout"})
 _EVENT_OF_OUTCOME = {WaitOutcome.SUCCESS: "success", WaitOutcome.WARNING: "warning", WaitOutcome.FAILED: "error"}

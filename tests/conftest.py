@@ -73,6 +73,15 @@ class Emulator:
     def table(self, table: str, pool: str = POOL) -> dict:
         return self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}").json()
 
+    def arrow_table(self, table: str, pool: str = POOL):
+        """What landed in a pool table, as a pyarrow Table (types kept, unlike the JSON form)."""
+        import io
+
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}",
+                                                   params={"format": "parquet"}).content))
+
     def connection_json(self, auth: str = "api_key", **extra) -> str:
         from airflow_provider_celonis.emulator.__main__ import connection_value
 

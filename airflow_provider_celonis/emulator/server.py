@@ -174,7 +174,7 @@ def _push_routes(prefix: str) -> None:
 
     @api.add("POST", prefix + "/{pool}/jobs/{job}", scopes=PUSH_SCOPES)
     def execute(state: EmulatorState, req: Request) -> Response:
-        state.execute_push_job(req.params["pool"], req.params["job"])
+        state.execute_push_job(req.params["pool"], req.params["job"], req.path)
         return 200, None
 
     @api.add("DELETE", prefix + "/{pool}/jobs/{job}", scopes=PUSH_SCOPES)

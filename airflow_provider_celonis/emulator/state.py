@@ -465,7 +465,7 @@ class EmulatorState:
                                     "x-ratelimit-limit": str(self.push_per_second), "x-ratelimit-remaining": "0"})
         self.push_submits.append(now)
 
-    def execute_push_job(self, pool_id: str, job_id: str) -> None:
+    def execute_push_job(self, pool_id: str, job_id: str, path: str = "") -> None:
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] != "NEW":
@@ -473,7 +473,10 @@ class EmulatorState:
             self._check_push_rate()
             job["_submitted"] = self.clock()
             job["status"] = "QUEUED"
+            fault = self.take_fault("POST", path, outcome_only=True)
             try:
+                if fault is not None and fault.outcome.upper() != "DONE":
+                    raise tables.PushRejected(fault.message or f"Push job ended {fault.outcome}.")
                 job["_result"] = ("ok", self._compute_push(job))
             except tables.PushRejected as exc:
                 job["_result"] = ("error", str(exc))

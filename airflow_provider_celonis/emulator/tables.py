@@ -27,7 +27,7 @@ _CELONIS_TYPES = {
     "BOOLEAN": pa.bool_(),
     "DATE": pa.date32(),
     "TIME": pa.time64("us"),
-    "DATETIME": pa.timestamp("ms", tz="UTC"),
+    "DATETIME": pa.timestamp("us"),
     "STRING": pa.string(),
 }
 
@@ -59,9 +59,10 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
     )
     try:
         # Every column is read as text (no type guessing: "007" stays "007"); the header comes first.
+        # An empty unquoted cell is null, a quoted empty string ("") is an empty string [guess].
         header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
         convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                       strings_can_be_null=False, quoted_strings_can_be_null=False,
+                                       strings_can_be_null=True, quoted_strings_can_be_null=False,
                                        null_values=[""])
         table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
     except Exception as exc:  # noqa: BLE001
@@ -78,6 +79,8 @@ def _cast_to_schema(table: pa.Table, table_schema: dict[str, Any]) -> pa.Table:
         column = table.column(name)
         spec = columns.get(name)
         target = _CELONIS_TYPES.get(str(spec.get("columnType", "STRING")).upper()) if spec else None
+        if target == pa.float64() and spec.get("decimals") is not None:  # a number with fixed decimals
+            target = pa.decimal128(int(spec.get("fieldLength") or 38), int(spec["decimals"]))
         if target is not None and target != pa.string():
             try:
                 if pa.types.is_boolean(target):

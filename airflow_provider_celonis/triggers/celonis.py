@@ -22,6 +22,7 @@ from airflow_provider_celonis.models import (
     epoch_to_datetime,
     judge_job,
     judge_load,
+    judge_push,
 )
 
 
@@ -170,3 +171,25 @@ class CelonisDataJobTrigger(_CelonisPollTrigger):
 
     async def _cancel(self, hook: CelonisAsyncHook) -> None:
         await hook.cancel_data_job(self.pool_id, self.data_job_id)
+
+
+class CelonisPushJobTrigger(_CelonisPollTrigger):
+    """Wait for an executed Data Push job to end (DONE, ERROR or CANCELED).
+
+    :param push_job_id: the push job's id.
+    """
+
+    def __init__(self, *, push_job_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.push_job_id = push_job_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and primitive kwargs."""
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {**self._base_kwargs(), "push_job_id": self.push_job_id})
+
+    async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
+        return judge_push(await hook.get_push_job(self.pool_id, self.push_job_id))
+
+    async def _cancel(self, hook: CelonisAsyncHook) -> None:
+        await hook.cancel_push_job(self.pool_id, self.push_job_id)

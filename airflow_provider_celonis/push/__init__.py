@@ -1,0 +1,1 @@
+"""Turning a data source into Data Push chunks: sources, Arrow-to-Celonis types, chunk files."""

@@ -1,0 +1,285 @@
+"""Write a push's batches into chunk files of at most ``chunk_size_bytes`` in a local spool directory.
+
+Every batch is normalized (``schema.normalize_batch``) and measured (longest strings) on the way, so
+when the source is exhausted the table schema is known and the push job can be created with it. A
+parquet file that Celonis can take as it is, and that fits in a chunk, is sent unchanged (no
+re-encoding: the push runs at the speed of the upload). Spooling also means a source that fails
+half-way never leaves a half-filled job in Celonis.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
+from airflow_provider_celonis.push.sources import WholeParquetFile
+
+# The Data Push API takes chunks of up to 1 GB each [doc].
+MAX_CHUNK_BYTES = 1_000_000_000
+MIN_CHUNK_BYTES = 64 * 1024
+DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+# How parquet chunks are written: snappy, timestamps as INT64 microseconds (UTC-adjusted when they have a
+# time zone). Celonis's own client writes INT96 timestamps; whether INT64 is equally read is a [guess].
+PARQUET_WRITE_OPTIONS: dict[str, Any] = {"compression": "snappy", "coerce_timestamps": "us",
+                                         "allow_truncated_timestamps": False}
+# How CSV chunks are written, and the csvParsingOptions the push job declares for them.
+CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # Arrow's %S carries the fraction (.ffffff for microseconds)
+CSV_PARSING_OPTIONS = {"separatorSequence": ",", "quoteSequence": '"', "escapeSequence": '"', "lineEnding": "\n",
+                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+
+
+@dataclass
+class Chunk:
+    """One chunk file ready to upload."""
+
+    path: str
+    rows: int
+    size: int
+    schema: pa.Schema
+    passthrough: bool = False
+
+
+@dataclass
+class PreparedPush:
+    """All chunks of a push and what was learned on the way."""
+
+    chunks: list[Chunk]
+    tracker: SchemaTracker
+
+    @property
+    def rows(self) -> int:
+        """Rows in all chunks."""
+        return sum(c.rows for c in self.chunks)
+
+    @property
+    def size(self) -> int:
+        """Bytes in all chunks."""
+        return sum(c.size for c in self.chunks)
+
+
+def validate_chunk_size(chunk_size_bytes: Any) -> int:
+    """The chunk size as an int within the API's limit, or an error naming the allowed range."""
+    if isinstance(chunk_size_bytes, bool) or not isinstance(chunk_size_bytes, int) \
+            or not MIN_CHUNK_BYTES <= chunk_size_bytes <= MAX_CHUNK_BYTES:
+        raise CelonisError(f"chunk_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES} (the "
+                           f"Data Push limit of 1 GB per chunk), not {chunk_size_bytes!r}; the default is "
+                           f"{DEFAULT_CHUNK_BYTES}.")
+    return chunk_size_bytes
+
+
+class _OpenChunk:
+    """The chunk file being written, with the writer for its format."""
+
+    def __init__(self, path: str, schema: pa.Schema, file_type: str) -> None:
+        self.path = path
+        self.schema = schema
+        self.rows = 0
+        self.batches = 0
+        self._sink = pa.OSFile(path, "wb")
+        if file_type == "PARQUET":
+            self._writer: Any = pq.ParquetWriter(self._sink, schema, **PARQUET_WRITE_OPTIONS)
+        else:
+            text_schema = pa.schema([pa.field(name, pa.string()) for name in schema.names])
+            self._writer = pacsv.CSVWriter(self._sink, text_schema,
+                                           write_options=pacsv.WriteOptions(quoting_style="needed"))
+        self.file_type = file_type
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.file_type == "CSV":
+            batch = csv_text_batch(batch)
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+        self.batches += 1
+
+    @property
+    def size(self) -> int:
+        return self._sink.tell()
+
+    def close(self) -> Chunk:
+        self._writer.close()
+        self._sink.close()
+        return Chunk(self.path, self.rows, os.path.getsize(self.path), self.schema)
+
+
+def csv_text_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Every column as text, as CSV chunks carry it: timestamps in UTC as ``CSV_DATETIME_FORMAT``."""
+    arrays = []
+    for i, field in enumerate(batch.schema):
+        column = batch.column(i)
+        if pa.types.is_timestamp(field.type):
+            target_tz = "UTC" if field.type.tz else None
+            column = pc.strftime(column.cast(pa.timestamp("us", target_tz)), format=CSV_DATETIME_FORMAT)
+        elif pa.types.is_boolean(field.type):
+            column = pc.if_else(column, "true", "false")
+        elif not pa.types.is_string(field.type):
+            column = column.cast(pa.string())
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+class ChunkSpool:
+    """Turns source parts (batches and whole parquet files) into chunk files under ``directory``."""
+
+    def __init__(self, directory: str, chunk_size_bytes: int = DEFAULT_CHUNK_BYTES, file_type: str = "PARQUET",
+                 allow_passthrough: bool = True) -> None:
+        self.directory = directory
+        self.chunk_size = validate_chunk_size(chunk_size_bytes)
+        self.file_type = file_type
+        self.allow_passthrough = allow_passthrough and file_type == "PARQUET"
+        # Batches are cut so one never fills more than an eighth of a chunk: chunks end close to the limit.
+        self.max_batch_bytes = max(16 * 1024, min(self.chunk_size // 8, 64 * 1024 * 1024))
+        self.tracker = SchemaTracker()
+        self.chunks: list[Chunk] = []
+        self._open: _OpenChunk | None = None
+        self._ratio = 1.0  # worst bytes-on-disk per byte-in-memory seen so far (1.0 until measured)
+        self._measured = False
+        self._recasts = 0
+
+    # --- input ----------------------------------------------------------------------------------
+
+    def add(self, parts: Iterable[pa.RecordBatch | WholeParquetFile]) -> PreparedPush:
+        """Spool every part of a source; return the chunks, all in one final schema."""
+        for part in parts:
+            if isinstance(part, WholeParquetFile):
+                self.add_parquet_file(part.path)
+            else:
+                self.add_batch(part)
+        return self.finish()
+
+    def add_parquet_file(self, path: str) -> None:
+        """A parquet file: sent unchanged when it can be, else read row group by row group."""
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
+        with parquet:
+            schema = parquet.schema_arrow
+            if self._can_send_unchanged(path, schema):
+                self._close_open()
+                lengths: dict[str, int] = {}
+                strings = [f.name for f in schema if pa.types.is_string(f.type)]
+                if strings:
+                    for batch in parquet.iter_batches(columns=strings, batch_size=256 * 1024):
+                        for name, length in max_string_bytes(batch).items():
+                            lengths[name] = max(length, lengths.get(name, 0))
+                self.tracker.add(schema, lengths)
+                self.chunks.append(Chunk(path, parquet.metadata.num_rows, os.path.getsize(path), schema,
+                                         passthrough=True))
+                return
+            rows_per_batch = self._rows_per_batch(parquet)
+            for batch in parquet.iter_batches(batch_size=rows_per_batch):
+                self.add_batch(batch)
+
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        """One batch of rows (cut into smaller ones when large)."""
+        if batch.num_rows == 0:
+            self.tracker.add(normalize_batch(batch).schema, {})
+            return
+        batch = normalize_batch(batch)
+        if batch.nbytes > self.max_batch_bytes and batch.num_rows > 1:
+            step = max(1, batch.num_rows * self.max_batch_bytes // batch.nbytes)
+            for offset in range(0, batch.num_rows, step):
+                self._write(batch.slice(offset, step))
+        else:
+            self._write(batch)
+
+    # --- output ---------------------------------------------------------------------------------
+
+    def finish(self) -> PreparedPush:
+        """Close the last chunk and bring every chunk to the push's final schema."""
+        self._close_open()
+        if self.tracker.schema is None:
+            raise CelonisError("The source produced no columns: there is nothing to push.")
+        target = final_schema(self.tracker.schema)
+        self.tracker.schema = target
+        if not self.chunks:  # no rows: one empty chunk still carries the columns (a REPLACE empties the table)
+            self._open = _OpenChunk(os.path.join(self.directory, f"chunk-00000.{self.file_type.lower()}"), target,
+                                    self.file_type)
+            self._close_open()
+        if self.file_type == "PARQUET":
+            self.chunks = [c if c.schema.equals(target) else self._rewrite(c, target) for c in self.chunks]
+        return PreparedPush(self.chunks, self.tracker)
+
+    def _can_send_unchanged(self, path: str, schema: pa.Schema) -> bool:
+        if not self.allow_passthrough or os.path.getsize(path) > self.chunk_size:
+            return False
+        try:
+            normalized = normalize_batch(schema.empty_table()).schema
+        except CelonisError:
+            return False
+        return normalized.equals(schema) and not any(pa.types.is_null(f.type) for f in schema)
+
+    def _rows_per_batch(self, parquet: pq.ParquetFile) -> int:
+        metadata = parquet.metadata
+        if metadata.num_rows == 0 or metadata.num_row_groups == 0:
+            return 64 * 1024
+        uncompressed = sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+        per_row = max(1.0, uncompressed / metadata.num_rows)
+        return max(1, min(256 * 1024, int(self.max_batch_bytes / per_row)))
+
+    def _write(self, batch: pa.RecordBatch) -> None:
+        self.tracker.add(batch.schema, max_string_bytes(batch))
+        estimate = batch.nbytes * self._ratio * 1.25 + 4096
+        schema_changed = self.file_type == "PARQUET" and self._open is not None \
+            and not self._open.schema.equals(batch.schema)
+        full = self._open is not None and self._open.size + estimate + self._footer_margin() > self.chunk_size
+        if schema_changed or full:
+            self._close_open()
+        if self._open is None:
+            path = os.path.join(self.directory, f"chunk-{len(self.chunks):05d}.{self.file_type.lower()}")
+            self._open = _OpenChunk(path, batch.schema, self.file_type)
+        before = self._open.size
+        self._open.write(batch)
+        if batch.nbytes:
+            measured = (self._open.size - before) / batch.nbytes
+            self._ratio = measured if not self._measured else max(self._ratio, measured)
+            self._measured = True
+
+    def _footer_margin(self) -> int:
+        columns = len(self._open.schema) if self._open else 1
+        batches = self._open.batches if self._open else 0
+        return 64 * 1024 + (batches + 1) * columns * 256
+
+    def _close_open(self) -> None:
+        if self._open is None:
+            return
+        chunk = self._open.close()
+        self._open = None
+        if chunk.size > self.chunk_size:  # the estimate was wrong: never send an oversized chunk
+            raise CelonisError(f"Internal error: chunk {chunk.path} came out at {chunk.size} bytes, above "
+                               f"chunk_size_bytes={self.chunk_size}; set a smaller chunk_size_bytes.")
+        self.chunks.append(chunk)
+
+    def _rewrite(self, chunk: Chunk, target: pa.Schema) -> Chunk:
+        """A chunk written before the final schema was known (a column null so far, a wider number), recast."""
+        self._recasts += 1
+        path = os.path.join(self.directory, f"recast-{self._recasts:05d}.{self.file_type.lower()}")
+        out = _OpenChunk(path, target, self.file_type)
+        try:
+            for batch in _read_chunk(chunk, self.file_type):
+                try:
+                    out.write(batch.cast(target))
+                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                    raise CelonisError(f"The source's column types changed between batches and cannot be combined "
+                                       f"without loss ({exc}); give every file the same types, or cast in the "
+                                       "query.") from None
+        finally:
+            rewritten = out.close()
+        if not chunk.passthrough:
+            os.remove(chunk.path)
+        return rewritten
+
+
+def _read_chunk(chunk: Chunk, file_type: str) -> Iterable[pa.RecordBatch]:
+    with pq.ParquetFile(chunk.path) as parquet:
+        for batch in parquet.iter_batches(batch_size=64 * 1024):
+            yield normalize_batch(batch)

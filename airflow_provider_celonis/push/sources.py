@@ -1,0 +1,215 @@
+"""Data sources of a push, each read as a stream of Arrow record batches (never all in memory).
+
+- files or globs: parquet (read by row group), CSV or gzip-compressed CSV (read block by block);
+- a SQL query through any Airflow database connection (the DB-API cursor is fetched in batches);
+- a pyarrow Table, RecordBatch, RecordBatchReader or iterable of batches, or a pandas DataFrame.
+
+A parquet file is handed over whole (``WholeParquetFile``) so the chunker can send it unchanged
+when Celonis can take it as it is.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from airflow_provider_celonis.exceptions import CelonisError
+
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+DEFAULT_SQL_BATCH_ROWS = 50_000
+CSV_BLOCK_BYTES = 8 * 1024 * 1024
+# Celonis type names accepted in csv column_types, as the Arrow types they are read into.
+_CELONIS_TO_ARROW = {"INTEGER": pa.int64(), "FLOAT": pa.float64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(),
+                     "DATETIME": pa.timestamp("us"), "STRING": pa.string()}
+
+
+@dataclass(frozen=True)
+class WholeParquetFile:
+    """A parquet file of the source, given to the chunker whole."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class CsvReadOptions:
+    """How CSV source files are read. Without ``column_types`` every column is read as text, unchanged."""
+
+    delimiter: str = ","
+    quote_char: str = '"'
+    escape_char: str | None = None
+    encoding: str = "utf8"
+    null_values: tuple[str, ...] = ("",)
+    column_types: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, options: Mapping[str, Any] | None) -> CsvReadOptions:
+        """Build from the operator's ``csv_options``; unknown keys are an error naming the known ones."""
+        options = dict(options or {})
+        known = {"delimiter", "quote_char", "escape_char", "encoding", "null_values", "column_types"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise CelonisError(f"Unknown csv_options key(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        if "null_values" in options:
+            options["null_values"] = tuple(options["null_values"] or ())
+        for key in ("delimiter", "quote_char"):
+            if key in options and (not isinstance(options[key], str) or len(options[key]) != 1):
+                raise CelonisError(f"csv_options[{key!r}] must be one character, not {options[key]!r}.")
+        return cls(**options)
+
+    def arrow_types(self) -> dict[str, pa.DataType]:
+        """``column_types`` as Arrow types (Arrow aliases such as ``int64`` or Celonis names such as ``FLOAT``)."""
+        types = {}
+        for name, kind in self.column_types.items():
+            if isinstance(kind, pa.DataType):
+                types[name] = kind
+            elif str(kind).upper() in _CELONIS_TO_ARROW:
+                types[name] = _CELONIS_TO_ARROW[str(kind).upper()]
+            else:
+                try:
+                    types[name] = pa.type_for_alias(str(kind))
+                except ValueError:
+                    raise CelonisError(
+                        f"csv_options column_types[{name!r}] = {kind!r} is not a type: use an Arrow type name "
+                        f"(int64, double, bool, date32, timestamp[us], string, …) or one of "
+                        f"{', '.join(_CELONIS_TO_ARROW)}.") from None
+        return types
+
+
+def expand_paths(patterns: str | Sequence[str]) -> list[str]:
+    """Local files named by paths or glob patterns, in sorted order; a pattern matching nothing is an error."""
+    if isinstance(patterns, str | os.PathLike):
+        patterns = [patterns]
+    paths: list[str] = []
+    for pattern in patterns:
+        pattern = os.fspath(pattern)
+        matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        if not matches:
+            raise CelonisError(f"No file matches {pattern!r} (on the machine running the task).")
+        paths.extend(m for m in matches if m not in paths)
+    return paths
+
+
+def file_format(path: str, declared: str | None = None) -> str:
+    """``parquet`` or ``csv``: as declared, else from the file name."""
+    if declared:
+        value = declared.lower()
+        if value not in ("parquet", "csv"):
+            raise CelonisError(f"source_format must be 'parquet' or 'csv', not {declared!r}.")
+        return value
+    lower = path.lower()
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    if lower.endswith(CSV_SUFFIXES):
+        return "csv"
+    raise CelonisError(f"Cannot tell the format of {path!r} from its name: name it .parquet or .csv[.gz], "
+                       "or set source_format='parquet' or 'csv'.")
+
+
+def csv_batches(path: str, options: CsvReadOptions) -> Iterator[pa.RecordBatch]:
+    """A CSV file (gzip detected from the name) as record batches, one block at a time."""
+    parse = pacsv.ParseOptions(delimiter=options.delimiter, quote_char=options.quote_char,
+                               escape_char=options.escape_char or False,
+                               double_quote=options.escape_char in (None, options.quote_char),
+                               newlines_in_values=True)
+    read = pacsv.ReadOptions(encoding=options.encoding, block_size=CSV_BLOCK_BYTES)
+
+    def open_reader(convert: pacsv.ConvertOptions | None) -> pacsv.CSVStreamingReader:
+        stream = pa.input_stream(path, compression="detect")
+        return pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+
+    try:
+        with open_reader(None) as probe:
+            names = probe.schema.names
+        declared = options.arrow_types()
+        unknown = sorted(set(declared) - set(names))
+        if unknown:
+            raise CelonisError(f"csv_options column_types names column(s) {', '.join(unknown)} that {path!r} does "
+                               f"not have; its columns are: {', '.join(names)}.")
+        convert = pacsv.ConvertOptions(
+            column_types={name: declared.get(name, pa.string()) for name in names},
+            null_values=list(options.null_values), strings_can_be_null=True, quoted_strings_can_be_null=False)
+        with open_reader(convert) as reader:
+            yield from reader
+    except pa.ArrowInvalid as exc:
+        raise CelonisError(f"Cannot read CSV file {path!r}: {exc}") from None
+
+
+def file_parts(paths: Sequence[str], source_format: str | None,
+               csv_options: CsvReadOptions) -> Iterator[pa.RecordBatch | WholeParquetFile]:
+    """The files of a source, parquet whole and CSV as batches."""
+    for path in paths:
+        if file_format(path, source_format) == "parquet":
+            yield WholeParquetFile(path)
+        else:
+            yield from csv_batches(path, csv_options)
+
+
+def sql_batches(conn_id: str, sql: str, parameters: Any = None,
+                batch_rows: int = DEFAULT_SQL_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Rows of a query through an Airflow database connection, fetched ``batch_rows`` at a time."""
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not hasattr(hook, "get_conn"):
+        raise CelonisError(f"Connection {conn_id!r} is not a database connection (its hook has no get_conn()).")
+    connection = hook.get_conn()
+    try:
+        cursor = connection.cursor()
+        try:
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
+            if not cursor.description:
+                raise CelonisError("The SQL statement returned no result set: give a query that selects rows.")
+            names = [str(column[0]) for column in cursor.description]
+            fetched = 0
+            while rows := cursor.fetchmany(batch_rows):
+                fetched += len(rows)
+                yield rows_to_batch(rows, names)
+            if not fetched:  # no rows: the columns still define the (emptied) table
+                yield rows_to_batch([], names)
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def rows_to_batch(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> pa.RecordBatch:
+    """DB-API rows as a record batch, each column typed by Arrow from its Python values."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrays = []
+    for name, values in zip(names, columns, strict=True):
+        try:
+            arrays.append(pa.array(values, from_pandas=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise CelonisError(f"Column {name!r} of the query mixes value types Arrow cannot combine ({exc}): "
+                               "cast it to one type in the SQL.") from None
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
+
+
+def object_batches(data: Any) -> Iterator[pa.RecordBatch]:
+    """Record batches of an in-process object: pyarrow Table/RecordBatch/reader, pandas DataFrame, or batches."""
+    if isinstance(data, pa.Table):
+        yield from data.to_batches()
+    elif isinstance(data, pa.RecordBatch):
+        yield data
+    elif isinstance(data, pa.RecordBatchReader):
+        yield from data
+    elif type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        yield from pa.Table.from_pandas(data, preserve_index=False).to_batches()
+    elif isinstance(data, Iterable) and not isinstance(data, str | bytes | Mapping):
+        for item in data:
+            if not isinstance(item, pa.RecordBatch):
+                raise CelonisError(f"An iterable source must yield pyarrow RecordBatches, not {type(item).__name__}.")
+            yield item
+    else:
+        raise CelonisError(f"data must be a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, or "
+                           f"an iterable of RecordBatches, not {type(data).__name__}.")

@@ -1,0 +1,298 @@
+"""CelonisPushDataOperator against the emulator: what lands equals the source, for every source kind,
+both chunk formats, REPLACE and DELTA, many chunks; failures leave no job behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gzip
+import json
+import sqlite3
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
+from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.operators.push import CelonisPushDataOperator
+from airflow_provider_celonis.push.chunks import MIN_CHUNK_BYTES
+from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
+from tests.conftest import POOL
+from tests.test_operators_sensors_triggers import context, run_trigger
+
+BERLIN = "Europe/Berlin"
+LONG = ("ä€😀\n\"x\", " * 500)[:5000]  # 5,000 characters, multi-byte, newlines, quotes, separators
+
+
+def push_op(**kwargs) -> CelonisPushDataOperator:
+    kwargs.setdefault("poll_interval", 0.05)
+    kwargs.setdefault("table_name", "pushed")
+    return CelonisPushDataOperator(task_id="push", pool_id=POOL, **kwargs)
+
+
+def mixed_table(rows: int = 6, offset: int = 0) -> pa.Table:
+    """Every type the push must keep: ints, floats, decimals, unicode strings with newlines, bools,
+    dates, timestamps with a time zone and without, nulls everywhere."""
+    ids = list(range(offset, offset + rows))
+    def maybe(values):
+        return [None if (i + 1) % 5 == 0 else v for i, v in enumerate(values)]
+    return pa.table({
+        "id": pa.array(ids, pa.int64()),
+        "small": pa.array(maybe([i % 100 for i in ids]), pa.int32()),
+        "amount": pa.array(maybe([i * 1.25 + 0.1 for i in ids]), pa.float64()),
+        "price": pa.array(maybe([decimal.Decimal(f"{i}.{i % 100:02d}") for i in ids]), pa.decimal128(12, 2)),
+        "name": pa.array(maybe([f"Kunde {i} — Größe \"{i}\", a;b\nnext line" for i in ids]), pa.string()),
+        "empty_or_null": pa.array(["" if i % 2 else None for i in ids], pa.string()),
+        "flag": pa.array(maybe([i % 3 == 0 for i in ids]), pa.bool_()),
+        "day": pa.array(maybe([dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in ids]), pa.date32()),
+        "at_berlin": pa.array(maybe([dt.datetime(2024, 3, 31, 1, 30, i % 60, 123456) for i in ids]),
+                              pa.timestamp("us")).cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us", BERLIN)),
+        "local": pa.array(maybe([dt.datetime(2024, 6, 1, 12, 0, i % 60) for i in ids]), pa.timestamp("ms")),
+    })
+
+
+def landed(emulator, table: str = "pushed") -> pa.Table:
+    return emulator.arrow_table(table)
+
+
+def as_pushed(table: pa.Table) -> pa.Table:
+    """The source as Celonis keeps it from a parquet push: the same values; time zones as UTC instants."""
+    arrays = []
+    for column in table.columns:
+        if pa.types.is_timestamp(column.type):
+            column = column.cast(pa.timestamp("us", "UTC" if column.type.tz else None))
+        arrays.append(column)
+    return pa.table(arrays, names=table.column_names)
+
+
+def same_rows(actual: pa.Table, expected: pa.Table, key: str = "id") -> None:
+    actual = as_pushed(actual).sort_by(key)
+    expected = as_pushed(expected).sort_by(key)
+    assert actual.column_names == expected.column_names
+    for name in expected.column_names:
+        assert actual.column(name).to_pylist() == expected.column(name).to_pylist(), name
+
+
+@pytest.mark.parametrize("chunk_size", [256 * 1024 * 1024, MIN_CHUNK_BYTES], ids=["unchanged-file", "re-encoded"])
+def test_parquet_file_round_trip_with_every_type(emulator, tmp_path, chunk_size):
+    source = mixed_table(3000)
+    pq.write_table(source, tmp_path / "data.parquet")
+    assert (tmp_path / "data.parquet").stat().st_size > MIN_CHUNK_BYTES
+    summary = push_op(source_path=str(tmp_path / "*.parquet"), chunk_size_bytes=chunk_size).execute(context())
+    assert summary["status"] == "DONE" and summary["rows"] == 3000
+    if chunk_size > MIN_CHUNK_BYTES:  # the file fits a chunk: its bytes are sent as they are
+        assert summary["chunks"] == summary["chunks_sent_unchanged"] == 1
+    else:
+        assert summary["chunks"] > 1 and summary["chunks_sent_unchanged"] == 0
+    same_rows(landed(emulator), source)
+
+
+def test_long_strings_are_never_cut(emulator):
+    """Celonis cuts strings to 80 characters without a schema; the derived one keeps 5,000 whole."""
+    source = pa.table({"id": [1, 2], "text": [LONG, "short"]})
+    push_op(data=source).execute(context())
+    assert landed(emulator).column("text").to_pylist() == [LONG, "short"]
+    job = CelonisHook().list_push_jobs(POOL)[0]  # the schema declares the longest value in UTF-8 bytes
+    assert {"columnName": "text", "columnType": "STRING", "fieldLength": len(LONG.encode())} in \
+        job.raw["tableSchema"]["columns"]
+
+
+def test_csv_chunks_round_trip(emulator):
+    source = mixed_table(30)
+    summary = push_op(data=source, file_type="CSV").execute(context())
+    assert summary["file_type"] == "CSV"
+    got = landed(emulator).sort_by("id")
+    expected = as_pushed(source)
+    for name in ("id", "small", "price", "name", "empty_or_null", "flag", "day"):
+        assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    assert got.column("amount").to_pylist() == pytest.approx(expected.column("amount").to_pylist(), nan_ok=True) \
+        or got.column("amount").to_pylist() == expected.column("amount").to_pylist()
+    # Celonis DATETIME has no zone: the instant lands as UTC wall time.
+    utc = expected.column("at_berlin").cast(pa.timestamp("us")).to_pylist()
+    assert got.column("at_berlin").to_pylist() == utc
+    assert got.column("local").to_pylist() == expected.column("local").to_pylist()
+
+
+def test_many_chunks_reader_source_and_delta_upsert(emulator):
+    first = mixed_table(3000)
+    reader = pa.RecordBatchReader.from_batches(first.schema, first.to_batches(max_chunksize=500))
+    summary = push_op(data=reader, chunk_size_bytes=MIN_CHUNK_BYTES, max_concurrent_uploads=3).execute(context())
+    assert summary["chunks"] >= 4, summary  # the data is several times the chunk size
+    assert len(CelonisHook().list_push_chunks(POOL, summary["push_job_id"])) == summary["chunks"]
+    same_rows(landed(emulator), first)
+    # DELTA: rows 2500..3499 — 500 updates (new values) and 500 inserts.
+    change = mixed_table(1000, offset=2500).set_column(2, "amount", pa.array([-1.0] * 1000))
+    push_op(data=change, push_type="DELTA", keys=["id"]).execute(context())
+    expected = pa.concat_tables([first.slice(0, 2500), change])
+    same_rows(landed(emulator), expected)
+
+
+def test_csv_source_files_keep_text_exactly(emulator, tmp_path):
+    text = 'id,comment,code\n1,"Hello, ""world""\nsecond line",007\n2,Ünïcödé ✓,\n3,"",010\n'
+    (tmp_path / "a.csv").write_text(text, encoding="utf-8")
+    with gzip.open(tmp_path / "b.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.write("id,comment,code\n4,gz row;semi,42\n")
+    push_op(source_path=[str(tmp_path / "a.csv"), str(tmp_path / "b.csv.gz")]).execute(context())
+    got = landed(emulator).sort_by("id")
+    assert got.column("id").to_pylist() == ["1", "2", "3", "4"]  # text stays text: no type guessing
+    assert got.column("comment").to_pylist() == ['Hello, "world"\nsecond line', "Ünïcödé ✓", "", "gz row;semi"]
+    assert got.column("code").to_pylist() == ["007", None, "010", "42"]
+
+
+def test_csv_source_with_declared_types_and_options(emulator, tmp_path):
+    (tmp_path / "x.txt").write_text("id;amount;when\n1;2.5;2024-01-02 03:04:05\n2;NULL;\n", encoding="utf-8")
+    push_op(source_path=str(tmp_path / "x.txt"), source_format="csv",
+            csv_options={"delimiter": ";", "null_values": ["NULL", ""],
+                         "column_types": {"id": "INTEGER", "amount": "double", "when": "timestamp[us]"}}
+            ).execute(context())
+    got = landed(emulator).sort_by("id")
+    assert got.column("id").to_pylist() == [1, 2]
+    assert got.column("amount").to_pylist() == [2.5, None]
+    assert got.column("when").to_pylist() == [dt.datetime(2024, 1, 2, 3, 4, 5), None]
+
+
+@pytest.fixture
+def sqlite_conn(tmp_path, monkeypatch) -> str:
+    path = tmp_path / "source.db"
+    db = sqlite3.connect(path)
+    db.execute("create table orders (id integer, note text, amount real, maybe integer)")
+    db.executemany("insert into orders values (?, ?, ?, ?)",
+                   [(i, f"order {i} ✓\n{LONG if i == 7 else ''}", i / 4, None if i < 150 else i) for i in range(400)])
+    db.commit()
+    db.close()
+    monkeypatch.setenv("AIRFLOW_CONN_SOURCE_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return "source_db"
+
+
+def test_sql_source_streams_in_batches(emulator, sqlite_conn):
+    # 'maybe' is NULL in the first batches and an integer later: the chunks are recast to one schema.
+    summary = push_op(sql="select * from orders where id >= :low order by id", sql_parameters={"low": 0},
+                      sql_conn_id=sqlite_conn, sql_batch_rows=64, chunk_size_bytes=MIN_CHUNK_BYTES).execute(context())
+    assert summary["rows"] == 400
+    got = landed(emulator).sort_by("id")
+    assert got.schema.field("maybe").type == pa.int64()
+    assert got.column("maybe").to_pylist() == [None if i < 150 else i for i in range(400)]
+    assert got.column("note").to_pylist()[7] == f"order 7 ✓\n{LONG}"
+    assert got.column("amount").to_pylist() == [i / 4 for i in range(400)]
+
+
+def test_empty_query_replaces_with_an_empty_table(emulator, sqlite_conn):
+    push_op(data=pa.table({"id": [1, 2]})).execute(context())
+    summary = push_op(sql="select id from orders where id < 0", sql_conn_id=sqlite_conn).execute(context())
+    assert summary["rows"] == 0 and landed(emulator).num_rows == 0
+
+
+def test_pandas_dataframe_source(emulator):
+    pandas = pytest.importorskip("pandas")
+    at = pandas.to_datetime(["2024-01-01 10:00", "2024-01-02 11:00", None]).tz_localize(BERLIN)
+    frame = pandas.DataFrame({"id": [1, 2, 3], "name": ["a", None, "ç"], "at": at})
+    push_op(data=frame).execute(context())
+    got = landed(emulator).sort_by("id")
+    assert got.column("name").to_pylist() == ["a", None, "ç"]
+    assert got.column("at").to_pylist()[:2] == [dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
+                                               dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)]
+
+
+def test_deferred_push_round_trip(emulator):
+    op = push_op(data=mixed_table(10), deferrable=True)
+    ctx = context()
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(ctx)
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, CelonisPushJobTrigger)
+    rebuilt = CelonisPushJobTrigger(**trigger.serialize()[1])
+    event = run_trigger(rebuilt)
+    assert event["status"] == "success"
+    summary = push_op(data=None).execute_complete(ctx, event, **deferred.value.kwargs)
+    assert summary["status"] == "DONE" and summary["rows"] == 10
+    assert ctx["ti"].xcom["celonis_ids"]["push_job_id"] == summary["push_job_id"]
+
+
+def test_remote_error_fails_with_the_job_logs(emulator):
+    # A DELTA push with keys the data lacks is rejected by Celonis when it runs: the operator stops first.
+    with pytest.raises(CelonisError, match="Key column"):
+        push_op(data=pa.table({"id": [1]}), push_type="DELTA", keys=["order_id"]).execute(context())
+    emulator.fault(path="/data-push/.*/jobs/[^/]+$", method="POST", outcome="ERROR", message="disk full", count=1)
+    with pytest.raises(CelonisRemoteFailure, match="disk full"):
+        push_op(data=pa.table({"id": [1]})).execute(context())
+
+
+def test_failed_upload_deletes_the_job(emulator):
+    emulator.fault(path="/chunks/upserted", method="POST", status=400, count=1)
+    with pytest.raises(CelonisError):
+        push_op(data=mixed_table(10)).execute(context())
+    assert CelonisHook().list_push_jobs(POOL) == []
+
+
+def test_timeout_cancels_the_running_job(emulator, seed_copy):
+    seed_copy["settings"]["push_seconds"] = 30
+    emulator.reseed(seed_copy)
+    with pytest.raises(CelonisError, match="Timed out"):
+        push_op(data=pa.table({"id": [1]}), timeout=0.5).execute(context())
+    assert [job.status.value for job in CelonisHook().list_push_jobs(POOL)] == ["CANCELED"]
+
+
+def test_kill_before_execution_deletes_and_after_cancels(emulator, seed_copy):
+    hook = CelonisHook()
+    op = push_op(data=pa.table({"id": [1]}))
+    op._push_job_id = hook.create_push_job(POOL, "pushed").id
+    op.on_kill()
+    assert hook.list_push_jobs(POOL) == []
+    seed_copy["settings"]["push_seconds"] = 30
+    emulator.reseed(seed_copy)
+    op = push_op(data=pa.table({"id": [1]}), wait_for_completion=False)
+    summary = op.execute(context())
+    op.on_kill()
+    assert hook.get_push_job(POOL, summary["push_job_id"]).status.value == "CANCELED"
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    (pa.array([b"\x00"]), "binary"),
+    (pa.array([[1, 2]]), "nested"),
+    (pa.array([2**64 - 1], pa.uint64()), "uint64"),
+    (pa.array([1], pa.int64()).cast(pa.timestamp("ns")), "nanoseconds"),  # 1 ns past the epoch
+    (pa.array([dt.timedelta(seconds=1)]), "duration"),
+])
+def test_types_celonis_cannot_take_fail_before_upload(emulator, column, message):
+    with pytest.raises(CelonisError, match=message):
+        push_op(data=pa.table({"id": [1], "bad": column})).execute(context())
+    assert emulator.requests("/data-push/") == []
+
+
+def test_string_longer_than_celonis_can_hold_fails_before_upload(emulator):
+    with pytest.raises(CelonisError, match="65000"):
+        push_op(data=pa.table({"s": ["x" * 65_001]})).execute(context())
+    assert emulator.requests("/data-push/") == []
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "exactly one source"),
+    ({"data": pa.table({"a": [1]}), "sql": "select 1", "sql_conn_id": "x"}, "exactly one source"),
+    ({"sql": "select 1"}, "sql_conn_id"),
+    ({"data": pa.table({"a": [1]}), "push_type": "UPSERT"}, "REPLACE"),
+    ({"data": pa.table({"a": [1]}), "keys": "a", "push_type": "DELTA"}, r"\['a'\]"),
+    ({"data": pa.table({"a": [1]}), "keys": ["a"]}, "DELTA"),
+    ({"data": pa.table({"a": [1]}), "chunk_size_bytes": 2 * 10**9}, "1 GB"),
+    ({"data": pa.table({"a": [1]}), "upsert_strategy": "X"}, "UPSERT_WITH"),
+    ({"data": pa.table({"a": [1]}), "file_type": "XLSX"}, "PARQUET"),
+    ({"data": pa.table({"a": [1]}), "max_concurrent_uploads": 0}, "max_concurrent_uploads"),
+    ({"data": pa.table({"a": [1]}), "csv_options": {"sep": ";"}}, "Unknown csv_options"),
+    ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
+    ({"source_path": __file__}, "Cannot tell the format"),
+    ({"data": {"a": [1]}}, "pyarrow Table"),
+    ({"data": pa.table({"a": [1]}), "table_schema": {"b": {"fieldLength": 5}}}, "does not have"),
+    ({"data": pa.table({"a": ["xyz"]}), "table_schema": {"a": {"fieldLength": 2}}}, "at least 3"),
+    ({"data": pa.table({"a": [1]}), "table_schema": {"a": {"columnType": "MONEY"}}}, "MONEY"),
+])
+def test_bad_input_names_the_value_and_the_fix(emulator, kwargs, message):
+    with pytest.raises((ValueError, CelonisError), match=message):
+        push_op(**kwargs).execute(context())
+    assert emulator.requests("/data-push/", method="POST") == []
+
+
+def test_user_schema_override_is_sent(emulator):
+    push_op(data=pa.table({"id": [1], "s": ["ab"]}), table_schema={"s": {"fieldLength": 400}}).execute(context())
+    job = CelonisHook().list_push_jobs(POOL)[0]
+    assert {"columnName": "s", "columnType": "STRING", "fieldLength": 400} in job.raw["tableSchema"]["columns"]
