@@ -37,6 +37,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_celonis.operators.data_model",
                     "airflow_provider_celonis.operators.data_job",
+                    "airflow_provider_celonis.operators.push",
+                    "airflow_provider_celonis.operators.ingest",
                 ],
             }
         ],

@@ -9,3 +9,9 @@ DATA_JOB_ID = os.environ.get("CELONIS_DATA_JOB_ID", "8f2c4d1e-0000-4000-8000-000
 FAILING_DATA_JOB_ID = "8f2c4d1e-0000-4000-8000-0000000000a2"
 # Seconds between status reads; keep tens of seconds against a real team (the API budget is shared).
 POLL_INTERVAL = float(os.environ.get("CELONIS_EXAMPLE_POLL_INTERVAL", "30"))
+# The "Push data into Celonis" data connection of the demo pool (Standard Data Ingestion).
+INGESTION_CONNECTION_ID = os.environ.get("CELONIS_INGESTION_CONNECTION_ID", "8f2c4d1e-0000-4000-8000-0000000000c1")
+# Where the push examples write their files, and the SQLite database their SQL source reads
+# (the demo defines the Airflow connection `celonis_example_db` pointing at it).
+EXAMPLE_DATA_DIR = os.environ.get("CELONIS_EXAMPLE_DATA_DIR", "/tmp/celonis-example-data")
+EXAMPLE_DB_CONN_ID = "celonis_example_db"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import test_seed
+from tests.conftest import POOL, test_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
@@ -24,6 +25,9 @@ def airflow_env(emulator_server, tmp_path_factory):
     from airflow_provider_celonis.emulator.__main__ import connection_value
 
     env["AIRFLOW_CONN_CELONIS_DEFAULT"] = connection_value(emulator_server.url)
+    data = tmp_path_factory.mktemp("example-data")
+    env["CELONIS_EXAMPLE_DATA_DIR"] = str(data)
+    env["AIRFLOW_CONN_CELONIS_EXAMPLE_DB"] = json.dumps({"conn_type": "sqlite", "host": str(data / "orders.db")})
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
     return env
 
@@ -42,13 +46,15 @@ def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
     "example_celonis_delta_job_then_reload",
     "example_celonis_full_job_sync",
     "example_celonis_sensor_gated",
+    "example_celonis_push_then_reload",
+    "example_celonis_ingest_files",
 ])
 def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
     ok, output = dags_test(airflow_env, dag_id)
     assert ok, output[-4000:]
     log = emulator_server.state.request_log
-    assert any(r["method"] == "POST" and r["status"] == 200 for r in log)
+    assert any(r["method"] in ("POST", "PUT") and r["status"] == 200 for r in log)
 
 
 @pytest.mark.parametrize("dag_id,message", [
@@ -60,3 +66,18 @@ def test_failing_example_dag_fails_with_celonis_message(airflow_env, emulator_se
     ok, output = dags_test(airflow_env, dag_id)
     assert not ok, output[-4000:]
     assert message in output, output[-4000:]
+
+
+def test_push_examples_land_their_data(airflow_env, emulator_server):
+    """The push DAG's REPLACE of 1,000 orders then DELTA of 20 changes (10 updates, 10 inserts) lands exactly."""
+    emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
+    ok, output = dags_test(airflow_env, "example_celonis_push_then_reload")
+    assert ok, output[-4000:]
+    orders = {r["order_id"]: r for r in emulator_server.state.tables[(POOL, "orders")].to_pylist()}
+    assert len(orders) == 1010
+    assert orders[995]["customer"] == "Kunde 995 (updated)" and orders[995]["amount"] == 1990.0
+    assert orders[5]["customer"] == "Kunde 5 — “Größe”, Ünïcode"
+    ok, output = dags_test(airflow_env, "example_celonis_ingest_files")
+    assert ok, output[-4000:]
+    shipments = emulator_server.state.tables[(POOL, "shipment")].to_pylist()
+    assert len(shipments) == 100 and shipments[0]["carrier"] == "DHL, Express"

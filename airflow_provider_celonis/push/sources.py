@@ -136,7 +136,12 @@ def csv_batches(path: str, options: CsvReadOptions) -> Iterator[pa.RecordBatch]:
             column_types={name: declared.get(name, pa.string()) for name in names},
             null_values=list(options.null_values), strings_can_be_null=True, quoted_strings_can_be_null=False)
         with open_reader(convert) as reader:
-            yield from reader
+            empty = True
+            for batch in reader:
+                empty = False
+                yield batch
+            if empty:  # a header without rows still names the columns
+                yield pa.RecordBatch.from_pylist([], schema=reader.schema)
     except pa.ArrowInvalid as exc:
         raise CelonisError(f"Cannot read CSV file {path!r}: {exc}") from None
 

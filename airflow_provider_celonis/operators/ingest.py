@@ -1,0 +1,169 @@
+"""Upload parquet files (CSV converted on the way) through the S3-compatible Standard Data Ingestion API."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.parquet as pq
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.push.chunks import PARQUET_WRITE_OPTIONS
+from airflow_provider_celonis.push.schema import normalize_batch
+from airflow_provider_celonis.push.sources import CsvReadOptions, csv_batches, expand_paths, file_format
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+DEFAULT_MULTIPART_BYTES = 64 * 1024 * 1024
+_UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class _IngestFile:
+    source: str
+    fmt: str
+    columns: list[str]
+
+
+class CelonisIngestFilesOperator(BaseOperator):
+    """Upload files to ``s3://continuous/connection/<connection_id>/<table_name>/`` with boto3.
+
+    Celonis applies each file to the table asynchronously, upserting by the primary key configured on
+    the "Push data into Celonis" data connection (an older age column value never overwrites a newer
+    one). Parquet files go up as they are (multipart above ``multipart_threshold_bytes``); CSV files are
+    converted to parquet block by block first. Before anything is uploaded, every file is checked to
+    hold the ``primary_keys`` (and ``age_column``) columns, so a bad file never lands half a batch.
+    The API has no status to wait for: the task ends when every file is uploaded.
+
+    :param connection_id: the data connection's id (Data Integration > the connection's URL). Templated.
+    :param table_name: the target table configured on that connection. Templated.
+    :param source_path: a local path or glob (or a list) of parquet, CSV or gzip CSV files. Templated.
+    :param primary_keys: columns every file must have (the connection's primary key). Templated.
+    :param age_column: the connection's age column, checked like the keys (optional). Templated.
+    :param celonis_conn_id: the connection whose extras hold ``ingestion_access_key_id`` and
+        ``ingestion_secret_access_key`` (the data connection's credentials). Templated.
+    :param region: AWS region for the signature; default from the team URL's realm (eu-1 -> eu-central-1).
+    :param source_format: ``parquet`` or ``csv`` for files whose names do not tell.
+    :param csv_options: how CSV files are read (as for ``CelonisPushDataOperator``).
+    :param file_name_prefix: prepended to every object name; default ``<dag_id>-<task_id>-<run_id>-``, so
+        an Airflow retry overwrites its own objects instead of adding copies.
+    :param multipart_threshold_bytes: files larger than this are uploaded in parts of this size.
+    """
+
+    template_fields: Sequence[str] = ("celonis_conn_id", "connection_id", "table_name", "source_path",
+                                      "primary_keys", "age_column", "file_name_prefix")
+    ui_color = "#1f4fff"
+    ui_fgcolor = "#ffffff"
+
+    def __init__(
+        self,
+        *,
+        connection_id: str,
+        table_name: str,
+        source_path: str | Sequence[str],
+        primary_keys: Sequence[str] | None = None,
+        age_column: str | None = None,
+        celonis_conn_id: str = CelonisHook.default_conn_name,
+        region: str | None = None,
+        source_format: str | None = None,
+        csv_options: Mapping[str, Any] | None = None,
+        file_name_prefix: str | None = None,
+        multipart_threshold_bytes: int = DEFAULT_MULTIPART_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.connection_id = connection_id
+        self.table_name = table_name
+        self.source_path = source_path
+        self.primary_keys = primary_keys
+        self.age_column = age_column
+        self.celonis_conn_id = celonis_conn_id
+        self.region = region
+        self.source_format = source_format
+        self.csv_options = csv_options
+        self.file_name_prefix = file_name_prefix
+        self.multipart_threshold_bytes = multipart_threshold_bytes
+
+    def _validate(self) -> None:
+        for name in ("connection_id", "table_name"):
+            if not str(getattr(self, name) or "").strip():
+                raise ValueError(f"{name} is empty: copy it from the data connection in Celonis Data Integration.")
+        if isinstance(self.primary_keys, str):
+            raise ValueError(f"primary_keys must be a list of column names, not the string {self.primary_keys!r}: "
+                             f"write [{self.primary_keys!r}].")
+        if not isinstance(self.multipart_threshold_bytes, int) or self.multipart_threshold_bytes < 5 * 1024 * 1024:
+            raise ValueError(f"multipart_threshold_bytes must be an integer of at least 5 MiB (the S3 minimum part "
+                             f"size), not {self.multipart_threshold_bytes!r}.")
+
+    def _inspect(self, path: str, options: CsvReadOptions) -> _IngestFile:
+        fmt = file_format(path, self.source_format)
+        if fmt == "parquet":
+            try:
+                columns = pq.read_schema(path).names
+            except Exception as exc:  # noqa: BLE001 - any unreadable file is named
+                raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
+        else:
+            columns = next(iter(csv_batches(path, options))).schema.names
+        required = [*(self.primary_keys or []), *([self.age_column] if self.age_column else [])]
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise CelonisError(f"{path!r} lacks the column(s) {', '.join(missing)} Celonis needs to apply it; its "
+                               f"columns are: {', '.join(columns)}. Nothing was uploaded.")
+        return _IngestFile(path, fmt, columns)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check every file, then upload them one by one; return what went where."""
+        self._validate()
+        options = CsvReadOptions.from_dict(self.csv_options)
+        files = [self._inspect(path, options) for path in expand_paths(self.source_path)]
+        hook = CelonisHook(self.celonis_conn_id)
+        client = hook.get_ingestion_client(region=self.region)
+        prefix = self.file_name_prefix if self.file_name_prefix is not None else self._default_prefix(context)
+        started = time.monotonic()
+        uploaded: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="celonis-ingest-") as spool:
+            for index, item in enumerate(files):
+                base = os.path.basename(item.source).split(".")[0] or "file"
+                name = _UNSAFE_KEY_CHARACTERS.sub("_", f"{prefix}{index:04d}-{base}") + ".parquet"
+                local = item.source if item.fmt == "parquet" else self._csv_to_parquet(item.source, options,
+                                                                                           spool, index)
+                key = hook.upload_ingestion_file(local, self.connection_id, self.table_name, file_name=name,
+                                                 client=client, multipart_threshold=self.multipart_threshold_bytes)
+                size = os.path.getsize(local)
+                rows = pq.read_metadata(local).num_rows
+                self.log.info("Uploaded %s (%d rows, %.1f MB) to s3://continuous/%s", item.source, rows,
+                              size / 1e6, key)
+                uploaded.append({"source": item.source, "key": key, "rows": rows, "bytes": size})
+        return {"connection_id": self.connection_id, "table_name": self.table_name, "files": uploaded,
+                "rows": sum(f["rows"] for f in uploaded), "bytes": sum(f["bytes"] for f in uploaded),
+                "duration_seconds": round(time.monotonic() - started, 3)}
+
+    @staticmethod
+    def _default_prefix(context: Context) -> str:
+        ti = context["ti"]
+        run_id = context.get("run_id") or getattr(ti, "run_id", "") or ""
+        return f"{getattr(ti, 'dag_id', 'dag')}-{getattr(ti, 'task_id', 'task')}-{run_id}-"
+
+    @staticmethod
+    def _csv_to_parquet(path: str, options: CsvReadOptions, spool: str, index: int) -> str:
+        """A CSV file as a parquet file in ``spool``, converted one block at a time."""
+        target = os.path.join(spool, f"{index:04d}.parquet")
+        writer = None
+        try:
+            for batch in csv_batches(path, options):
+                batch = normalize_batch(batch)
+                if writer is None:
+                    writer = pq.ParquetWriter(target, batch.schema, **PARQUET_WRITE_OPTIONS)
+                writer.write_batch(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+        return target
