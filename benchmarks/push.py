@@ -8,7 +8,8 @@ For each size (rows of ~10 mixed-type columns) it runs, each in a fresh process 
 - ``operator_parquet``: CelonisPushDataOperator with ``source_path`` = the parquet file;
 - ``operator_sql``: CelonisPushDataOperator with ``sql`` over the same rows in SQLite.
 
-Every case is timed from its first request to the job's DONE, after the process has loaded its libraries. Figures are medians of ``--repeat`` runs.
+Every case is timed from its first request to the job's DONE, after the process has loaded its
+libraries. Figures are medians of ``--repeat`` runs.
 Usage: python benchmarks/push.py [--sizes 1000000,10000000] [--repeat 3] [--cases ...] [--data-dir DIR]
 """
 

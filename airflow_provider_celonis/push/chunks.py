@@ -3,7 +3,8 @@
 Every batch is normalized (``schema.normalize_batch``) and measured (longest strings) on the way, so
 when the source is exhausted the table schema is known and the push job can be created with it. A
 parquet file that Celonis can take as it is, and that fits in a chunk, is sent unchanged (no
-re-encoding: the push runs at the speed of the upload). Spooling also means a source that fails
+re-encoding: the push runs at the speed of the upload); a larger one is split at row-group boundaries by
+copying bytes (``parquet_split``). Spooling also means a source that fails
 half-way never leaves a half-filled job in Celonis.
 """
 
@@ -20,6 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.push import parquet_split
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
 from airflow_provider_celonis.push.sources import WholeParquetFile
 
@@ -143,6 +145,7 @@ class ChunkSpool:
         self._ratio = 1.0  # worst bytes-on-disk per byte-in-memory seen so far (1.0 until measured)
         self._measured = False
         self._recasts = 0
+        self._splits = 0
 
     # --- input ----------------------------------------------------------------------------------
 
@@ -156,28 +159,40 @@ class ChunkSpool:
         return self.finish()
 
     def add_parquet_file(self, path: str) -> None:
-        """A parquet file: sent unchanged when it can be, else read row group by row group."""
+        """A parquet file: sent unchanged (split at row groups if larger than a chunk), else re-encoded."""
         try:
             parquet = pq.ParquetFile(path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         with parquet:
             schema = parquet.schema_arrow
-            if self._can_send_unchanged(path, schema):
-                self._close_open()
-                lengths: dict[str, int] = {}
-                strings = [f.name for f in schema if pa.types.is_string(f.type)]
-                if strings:
-                    for batch in parquet.iter_batches(columns=strings, batch_size=256 * 1024):
-                        for name, length in max_string_bytes(batch).items():
-                            lengths[name] = max(length, lengths.get(name, 0))
-                self.tracker.add(schema, lengths)
-                self.chunks.append(Chunk(path, parquet.metadata.num_rows, os.path.getsize(path), schema,
-                                         passthrough=True))
-                return
+            if self._types_unchanged(schema):
+                parts = self._unchanged_parts(path, parquet)
+                if parts is not None:
+                    self._close_open()
+                    lengths: dict[str, int] = {}
+                    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+                    if strings:
+                        for batch in parquet.iter_batches(columns=strings, batch_size=256 * 1024):
+                            for name, length in max_string_bytes(batch).items():
+                                lengths[name] = max(length, lengths.get(name, 0))
+                    self.tracker.add(schema, lengths)
+                    self.chunks.extend(Chunk(part, rows, os.path.getsize(part), schema, passthrough=True)
+                                       for part, rows in parts)
+                    return
             rows_per_batch = self._rows_per_batch(parquet)
             for batch in parquet.iter_batches(batch_size=rows_per_batch):
                 self.add_batch(batch)
+
+    def _unchanged_parts(self, path: str, parquet: pq.ParquetFile) -> list[tuple[str, int]] | None:
+        """The file as it is, or split at row groups by copying bytes; None when neither fits a chunk."""
+        if os.path.getsize(path) <= self.chunk_size:
+            return [(path, parquet.metadata.num_rows)]
+        self._splits += 1
+        try:
+            return list(parquet_split.split(path, self.chunk_size, self.directory, f"split-{self._splits:04d}"))
+        except parquet_split.SplitError:
+            return None
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """One batch of rows (cut into smaller ones when large)."""
@@ -209,8 +224,9 @@ class ChunkSpool:
             self.chunks = [c if c.schema.equals(target) else self._rewrite(c, target) for c in self.chunks]
         return PreparedPush(self.chunks, self.tracker)
 
-    def _can_send_unchanged(self, path: str, schema: pa.Schema) -> bool:
-        if not self.allow_passthrough or os.path.getsize(path) > self.chunk_size:
+    def _types_unchanged(self, schema: pa.Schema) -> bool:
+        """Whether Celonis can take the file's columns as they are (no lossless conversion needed)."""
+        if not self.allow_passthrough:
             return False
         try:
             normalized = normalize_batch(schema.empty_table()).schema

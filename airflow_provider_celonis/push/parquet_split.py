@@ -1,0 +1,331 @@
+"""Split a parquet file at row-group boundaries by copying bytes: no decoding, no re-encoding.
+
+A parquet file is its column chunks followed by a footer (Thrift compact-encoded ``FileMetaData``)
+that holds the offsets of every chunk. A part is ``PAR1``, the column chunks of some row groups copied
+as they are, and a footer with those row groups and their offsets moved; page indexes and bloom
+filters (stored outside the chunks) are left out, as readers treat them as optional. This lets a large
+file go to Celonis in chunks at the speed of a file copy.
+
+The Thrift compact protocol is decoded generically (field ids and types are on the wire), so fields
+this module does not know about are kept as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+MAGIC = b"PAR1"
+_STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
+_UUID = 13
+
+# Field ids from parquet.thrift.
+_FILE_NUM_ROWS, _FILE_ROW_GROUPS, _FILE_ENCRYPTION, _FILE_SIGNING_KEY = 3, 4, 8, 9
+_RG_COLUMNS, _RG_NUM_ROWS, _RG_FILE_OFFSET, _RG_TOTAL_COMPRESSED, _RG_ORDINAL = 1, 3, 5, 6, 7
+_CC_FILE_PATH, _CC_FILE_OFFSET, _CC_META = 1, 2, 3
+_CC_INDEXES = (4, 5, 6, 7)  # offset/column index offset and length: outside the chunk, dropped
+_CC_CRYPTO = (8, 9)
+_CM_TOTAL_COMPRESSED, _CM_DATA_PAGE, _CM_INDEX_PAGE, _CM_DICT_PAGE = 7, 9, 10, 11
+_CM_BLOOM = (14, 15)  # bloom filter offset and length: outside the chunk, dropped
+
+
+class SplitError(Exception):
+    """The file cannot be split by copying (encrypted, malformed, or a row group larger than a part)."""
+
+
+# --- Thrift compact protocol ------------------------------------------------------------------------
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def byte(self) -> int:
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def varint(self) -> int:
+        shift = result = 0
+        while True:
+            byte = self.byte()
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+
+    def zigzag(self) -> int:
+        value = self.varint()
+        return (value >> 1) ^ -(value & 1)
+
+    def take(self, size: int) -> bytes:
+        value = self.data[self.pos:self.pos + size]
+        if len(value) != size:
+            raise SplitError("the parquet footer ends early")
+        self.pos += size
+        return value
+
+    def value(self, kind: int) -> Any:
+        if kind in (_TRUE, _FALSE):  # only inside collections: one byte
+            return self.byte() == _TRUE
+        if kind == _BYTE:
+            return self.byte()
+        if kind in (_I16, _I32, _I64):
+            return self.zigzag()
+        if kind == _DOUBLE:
+            return self.take(8)
+        if kind == _BINARY:
+            return self.take(self.varint())
+        if kind == _UUID:
+            return self.take(16)
+        if kind in (_LIST, _SET):
+            header = self.byte()
+            size = header >> 4
+            if size == 15:
+                size = self.varint()
+            element = header & 0x0F
+            return (element, [self.value(element) for _ in range(size)])
+        if kind == _MAP:
+            size = self.varint()
+            if size == 0:
+                return (0, 0, [])
+            types = self.byte()
+            key, val = types >> 4, types & 0x0F
+            return (key, val, [(self.value(key), self.value(val)) for _ in range(size)])
+        if kind == _STRUCT:
+            return self.struct()
+        raise SplitError(f"unknown Thrift type {kind} in the parquet footer")
+
+    def struct(self) -> list[list[Any]]:
+        fields: list[list[Any]] = []
+        last = 0
+        while True:
+            header = self.byte()
+            kind = header & 0x0F
+            if kind == _STOP:
+                return fields
+            delta = header >> 4
+            fid = last + delta if delta else self.zigzag()
+            last = fid
+            value = kind == _TRUE if kind in (_TRUE, _FALSE) else self.value(kind)
+            fields.append([fid, kind, value])
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.out = bytearray()
+
+    def varint(self, value: int) -> None:
+        while True:
+            if value < 0x80:
+                self.out.append(value)
+                return
+            self.out.append((value & 0x7F) | 0x80)
+            value >>= 7
+
+    def zigzag(self, value: int) -> None:
+        self.varint((value << 1) ^ (value >> 63))
+
+    def value(self, kind: int, value: Any) -> None:
+        if kind in (_TRUE, _FALSE):
+            self.out.append(_TRUE if value else _FALSE)
+        elif kind == _BYTE:
+            self.out.append(value & 0xFF)
+        elif kind in (_I16, _I32, _I64):
+            self.zigzag(value)
+        elif kind in (_DOUBLE, _UUID):
+            self.out += value
+        elif kind == _BINARY:
+            self.varint(len(value))
+            self.out += value
+        elif kind in (_LIST, _SET):
+            element, items = value
+            if len(items) < 15:
+                self.out.append((len(items) << 4) | element)
+            else:
+                self.out.append(0xF0 | element)
+                self.varint(len(items))
+            for item in items:
+                self.value(element, item)
+        elif kind == _MAP:
+            key, val, items = value
+            self.varint(len(items))
+            if items:
+                self.out.append((key << 4) | val)
+                for k, v in items:
+                    self.value(key, k)
+                    self.value(val, v)
+        elif kind == _STRUCT:
+            self.struct(value)
+        else:
+            raise SplitError(f"unknown Thrift type {kind}")
+
+    def struct(self, fields: list[list[Any]]) -> None:
+        last = 0
+        for fid, kind, value in fields:
+            wire = (_TRUE if value else _FALSE) if kind in (_TRUE, _FALSE) else kind
+            if 0 < fid - last <= 15:
+                self.out.append(((fid - last) << 4) | wire)
+            else:
+                self.out.append(wire)
+                self.zigzag(fid)
+            last = fid
+            if kind not in (_TRUE, _FALSE):
+                self.value(kind, value)
+        self.out.append(_STOP)
+
+
+def _get(fields: list[list[Any]], fid: int) -> Any:
+    return next((f[2] for f in fields if f[0] == fid), None)
+
+
+def _set(fields: list[list[Any]], fid: int, kind: int, value: Any) -> None:
+    for field in fields:
+        if field[0] == fid:
+            field[1], field[2] = kind, value
+            return
+    fields.append([fid, kind, value])
+    fields.sort(key=lambda f: f[0])
+
+
+def _drop(fields: list[list[Any]], fids: tuple[int, ...]) -> list[list[Any]]:
+    return [f for f in fields if f[0] not in fids]
+
+
+# --- the file ---------------------------------------------------------------------------------------
+
+@dataclass
+class _ColumnRange:
+    start: int
+    length: int
+
+
+@dataclass
+class RowGroupInfo:
+    """One row group: its rows, its bytes, and where its column chunks are."""
+
+    index: int
+    rows: int
+    size: int
+    columns: list[_ColumnRange]
+
+
+def read_footer(path: str) -> tuple[list[list[Any]], list[RowGroupInfo]]:
+    """The decoded ``FileMetaData`` of a parquet file and its row groups' byte ranges."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as handle:
+        if handle.read(4) != MAGIC:
+            raise SplitError("not a plain parquet file (encrypted files start with PARE)")
+        handle.seek(size - 8)
+        tail = handle.read(8)
+        if tail[4:] != MAGIC:
+            raise SplitError("not a plain parquet file")
+        footer_length = struct.unpack("<I", tail[:4])[0]
+        handle.seek(size - 8 - footer_length)
+        metadata = _Reader(handle.read(footer_length)).struct()
+    if _get(metadata, _FILE_ENCRYPTION) is not None or _get(metadata, _FILE_SIGNING_KEY) is not None:
+        raise SplitError("encrypted parquet files are not split")
+    groups = []
+    for index, group in enumerate((_get(metadata, _FILE_ROW_GROUPS) or (0, []))[1]):
+        ranges = []
+        for chunk in _get(group, _RG_COLUMNS)[1]:
+            if _get(chunk, _CC_FILE_PATH) is not None or any(_get(chunk, f) is not None for f in _CC_CRYPTO):
+                raise SplitError("column chunks in other files or encrypted columns are not split")
+            meta = _get(chunk, _CC_META)
+            data_page = _get(meta, _CM_DATA_PAGE)
+            dictionary = _get(meta, _CM_DICT_PAGE)
+            start = min(data_page, dictionary) if dictionary and dictionary > 0 else data_page
+            ranges.append(_ColumnRange(start, _get(meta, _CM_TOTAL_COMPRESSED)))
+        groups.append(RowGroupInfo(index, _get(group, _RG_NUM_ROWS), sum(r.length for r in ranges), ranges))
+    return metadata, groups
+
+
+def plan_parts(groups: list[RowGroupInfo], footer_bytes: int, max_bytes: int) -> list[list[RowGroupInfo]]:
+    """Row groups packed in order into parts of at most ``max_bytes`` (footer included)."""
+    parts: list[list[RowGroupInfo]] = []
+    current: list[RowGroupInfo] = []
+    size = len(MAGIC) + footer_bytes + 8
+    for group in groups:
+        if len(MAGIC) + footer_bytes + 8 + group.size > max_bytes:
+            raise SplitError(f"row group {group.index} ({group.size} bytes) is larger than a part")
+        if current and size + group.size > max_bytes:
+            parts.append(current)
+            current, size = [], len(MAGIC) + footer_bytes + 8
+        current.append(group)
+        size += group.size
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def write_part(path: str, metadata: list[list[Any]], groups: list[RowGroupInfo], target: str) -> int:
+    """Write the row groups ``groups`` of ``path`` as a parquet file ``target``; return its rows."""
+    all_groups = _get(metadata, _FILE_ROW_GROUPS)[1]
+    new_groups = []
+    with open(path, "rb") as source, open(target, "wb") as out:
+        out.write(MAGIC)
+        for ordinal, info in enumerate(groups):
+            group = [list(f) for f in all_groups[info.index]]
+            chunks = []
+            first_start = None
+            for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True):
+                new_start = out.tell()
+                first_start = new_start if first_start is None else first_start
+                _copy(source, out, column.start, column.length)
+                delta = new_start - column.start
+                meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
+                for fid in (_CM_DATA_PAGE, _CM_INDEX_PAGE, _CM_DICT_PAGE):
+                    offset = _get(meta, fid)
+                    if offset is not None and offset > 0:
+                        _set(meta, fid, _I64, offset + delta)
+                chunk = _drop([list(f) for f in chunk], _CC_INDEXES)
+                _set(chunk, _CC_META, _STRUCT, meta)
+                offset = _get(chunk, _CC_FILE_OFFSET)
+                if offset is not None:
+                    _set(chunk, _CC_FILE_OFFSET, _I64, offset + delta if offset > 0 else offset)
+                chunks.append(chunk)
+            _set(group, _RG_COLUMNS, _LIST, (_STRUCT, chunks))
+            if _get(group, _RG_FILE_OFFSET) is not None and first_start is not None:
+                _set(group, _RG_FILE_OFFSET, _I64, first_start)
+            if _get(group, _RG_ORDINAL) is not None:
+                _set(group, _RG_ORDINAL, _I16, ordinal)
+            new_groups.append(group)
+        footer = [list(f) for f in metadata]
+        rows = sum(g.rows for g in groups)
+        _set(footer, _FILE_NUM_ROWS, _I64, rows)
+        _set(footer, _FILE_ROW_GROUPS, _LIST, (_STRUCT, new_groups))
+        writer = _Writer()
+        writer.struct(footer)
+        out.write(writer.out)
+        out.write(struct.pack("<I", len(writer.out)))
+        out.write(MAGIC)
+    return rows
+
+
+def footer_size(metadata: list[list[Any]]) -> int:
+    """Bytes of the encoded footer (an upper bound for any part's footer, which has fewer row groups)."""
+    writer = _Writer()
+    writer.struct(metadata)
+    return len(writer.out)
+
+
+def split(path: str, max_bytes: int, directory: str, prefix: str) -> Iterator[tuple[str, int]]:
+    """Split ``path`` into parts of at most ``max_bytes``; yields (part path, rows). Raises SplitError."""
+    metadata, groups = read_footer(path)
+    for number, part in enumerate(plan_parts(groups, footer_size(metadata), max_bytes)):
+        target = os.path.join(directory, f"{prefix}-{number:05d}.parquet")
+        yield target, write_part(path, metadata, part, target)
+
+
+def _copy(source: Any, out: Any, start: int, length: int) -> None:
+    source.seek(start)
+    remaining = length
+    while remaining:
+        block = source.read(min(remaining, 8 * 1024 * 1024))
+        if not block:
+            raise SplitError("the parquet file ends inside a column chunk")
+        out.write(block)
+        remaining -= len(block)

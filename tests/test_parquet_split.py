@@ -1,0 +1,86 @@
+"""Splitting parquet files at row groups by copying bytes: every part reads back as its rows, exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from airflow_provider_celonis.push import parquet_split
+from tests.test_push import mixed_table
+
+
+def table(rows: int = 20_000) -> pa.Table:
+    return pa.table({
+        "id": pa.array(range(rows), pa.int64()),
+        "s": [None if i % 7 == 0 else f"value {i % 313} ✓" for i in range(rows)],
+        "f": [i / 3 for i in range(rows)],
+        "b": [i % 2 == 0 for i in range(rows)],
+        "d": pa.array([decimal.Decimal(i) / 100 for i in range(rows)], pa.decimal128(10, 2)),
+        "t": pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i) for i in range(rows)]),
+    })
+
+
+WRITE_OPTIONS = {
+    "default": {},
+    "no-dictionary-uncompressed": {"use_dictionary": False, "compression": "none"},
+    "page-index-and-stats": {"write_page_index": True, "write_statistics": True, "data_page_size": 4096},
+    "zstd-page-v2": {"compression": "zstd", "data_page_version": "2.0"},
+    "int96-legacy": {"use_deprecated_int96_timestamps": True, "version": "1.0"},
+    "no-stats-no-arrow-schema": {"write_statistics": False, "store_schema": False},
+}
+
+
+@pytest.mark.parametrize("options", WRITE_OPTIONS.values(), ids=WRITE_OPTIONS.keys())
+def test_parts_read_back_as_the_source_rows(tmp_path, options):
+    source = table()
+    path = tmp_path / "source.parquet"
+    pq.write_table(source, path, row_group_size=1_500, **options)
+    expected = pq.read_table(path)  # as pyarrow reads this encoding
+    metadata, groups = parquet_split.read_footer(str(path))
+    writer = parquet_split._Writer()
+    writer.struct(metadata)
+    raw = path.read_bytes()
+    assert bytes(writer.out) == raw[-8 - len(writer.out):-8]  # the footer re-encodes byte for byte
+    limit = path.stat().st_size // 4
+    parts = list(parquet_split.split(str(path), limit, str(tmp_path), "part"))
+    assert len(parts) >= 4
+    offset = 0
+    for part, rows in parts:
+        assert (tmp_path / part).stat().st_size <= limit
+        got = pq.read_table(part)
+        assert got.num_rows == rows == pq.read_metadata(part).num_rows
+        assert got.equals(expected.slice(offset, rows)), part
+        offset += rows
+    assert offset == source.num_rows
+
+
+def test_a_row_group_larger_than_a_part_cannot_be_split(tmp_path):
+    path = tmp_path / "one-group.parquet"
+    pq.write_table(table(), path)
+    with pytest.raises(parquet_split.SplitError, match="row group 0"):
+        list(parquet_split.split(str(path), path.stat().st_size // 2, str(tmp_path), "part"))
+
+
+def test_not_parquet_is_refused(tmp_path):
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"PAR1 nothing here")
+    with pytest.raises(parquet_split.SplitError):
+        parquet_split.read_footer(str(path))
+
+
+def test_operator_sends_a_large_file_as_unchanged_parts(emulator, tmp_path):
+    from tests.test_operators_sensors_triggers import context
+    from tests.test_push import push_op, same_rows
+
+    source = mixed_table(6000)
+    path = tmp_path / "big.parquet"
+    pq.write_table(source, path, row_group_size=500)
+    chunk = 64 * 1024
+    assert path.stat().st_size > 2 * chunk
+    summary = push_op(source_path=str(path), chunk_size_bytes=chunk).execute(context())
+    assert summary["chunks"] > 1 and summary["chunks_sent_unchanged"] == summary["chunks"]
+    same_rows(emulator.arrow_table("pushed"), source)
