@@ -1,0 +1,21 @@
+"""The push benchmark runs end to end at a small size (the real sizes are run by hand, not in CI)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_push_benchmark_smoke(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "push.py"), "--sizes", "20000", "--repeat", "1",
+                             "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for case in ("transfer_limit", "naive", "operator_parquet", "operator_sql"):
+        row = next(line for line in lines if line.startswith(case))
+        seconds, rows_per_second = row.split()[1:3]
+        assert float(seconds) > 0 and float(rows_per_second.replace(",", "")) > 0
+        assert row.rstrip().endswith("%")
