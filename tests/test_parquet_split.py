@@ -84,3 +84,23 @@ def test_operator_sends_a_large_file_as_unchanged_parts(emulator, tmp_path):
     summary = push_op(source_path=str(path), chunk_size_bytes=chunk).execute(context())
     assert summary["chunks"] > 1 and summary["chunks_sent_unchanged"] == summary["chunks"]
     same_rows(emulator.arrow_table("pushed"), source)
+
+
+def test_non_nullable_columns_and_mixed_decimals_across_files(emulator, tmp_path):
+    """A file with required columns is still sent unchanged; a second file with wider decimals makes the
+    first one recast to the common type, and every value lands."""
+    from tests.test_operators_sensors_triggers import context
+    from tests.test_push import push_op
+
+    strict = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("d", pa.decimal128(5, 2))])
+    pq.write_table(pa.table({"id": [1, 2], "d": [decimal.Decimal("1.50"), None]}, schema=strict),
+                   tmp_path / "a.parquet")
+    summary = push_op(source_path=str(tmp_path / "a.parquet")).execute(context())
+    assert summary["chunks_sent_unchanged"] == 1
+    pq.write_table(pa.table({"id": [3], "d": pa.array([decimal.Decimal("12345.678")], pa.decimal128(9, 3))}),
+                   tmp_path / "b.parquet")
+    summary = push_op(source_path=str(tmp_path / "*.parquet")).execute(context())
+    assert summary["chunks"] == 2 and summary["chunks_sent_unchanged"] == 1
+    got = emulator.arrow_table("pushed").sort_by("id")
+    assert got.schema.field("d").type == pa.decimal128(9, 3)
+    assert got.column("d").to_pylist() == [decimal.Decimal("1.500"), None, decimal.Decimal("12345.678")]

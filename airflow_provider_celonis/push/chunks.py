@@ -168,6 +168,7 @@ class ChunkSpool:
         with parquet:
             schema = parquet.schema_arrow
             if self._types_unchanged(schema):
+                schema = normalize_batch(schema.empty_table()).schema  # nullable fields, as every chunk has
                 parts = self._unchanged_parts(path, parquet)
                 if parts is not None:
                     self._close_open()
@@ -233,7 +234,7 @@ class ChunkSpool:
             normalized = normalize_batch(schema.empty_table()).schema
         except CelonisError:
             return False
-        return normalized.equals(schema) and not any(pa.types.is_null(f.type) for f in schema)
+        return normalized.types == schema.types and not any(pa.types.is_null(f.type) for f in schema)
 
     def _rows_per_batch(self, parquet: pq.ParquetFile) -> int:
         metadata = parquet.metadata
@@ -293,6 +294,10 @@ class ChunkSpool:
             rewritten = out.close()
         if not chunk.passthrough:
             os.remove(chunk.path)
+        if rewritten.size > self.chunk_size:
+            raise CelonisError(f"A chunk recast to the final column types came out at {rewritten.size} bytes, above "
+                               f"chunk_size_bytes={self.chunk_size}: set a smaller chunk_size_bytes, or give every "
+                               "file the same column types.")
         return rewritten
 
 
