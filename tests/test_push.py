@@ -10,6 +10,7 @@ import json
 import sqlite3
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -296,3 +297,43 @@ def test_user_schema_override_is_sent(emulator):
     push_op(data=pa.table({"id": [1], "s": ["ab"]}), table_schema={"s": {"fieldLength": 400}}).execute(context())
     job = CelonisHook().list_push_jobs(POOL)[0]
     assert {"columnName": "s", "columnType": "STRING", "fieldLength": 400} in job.raw["tableSchema"]["columns"]
+
+
+ROWS = [(1, 'quote " comma , semicolon ; newline\nend', 1.5), (2, "Ünïcödé ✓ 😀", None), (3, None, -0.25),
+        (4, "", 1e-7)]
+
+
+def _source(kind: str, tmp_path, monkeypatch) -> dict:
+    ids, texts, amounts = (list(column) for column in zip(*ROWS, strict=True))
+    table = pa.table({"id": pa.array(ids, pa.int64()), "text": pa.array(texts, pa.string()),
+                      "amount": pa.array(amounts, pa.float64())})
+    if kind == "parquet_file":
+        pq.write_table(table, tmp_path / "t.parquet")
+        return {"source_path": str(tmp_path / "t.parquet")}
+    if kind == "csv_file":
+        pacsv.write_csv(table, tmp_path / "t.csv")
+        return {"source_path": str(tmp_path / "t.csv"),
+                "csv_options": {"column_types": {"id": "int64", "amount": "double"}}}
+    if kind == "sql":
+        db = sqlite3.connect(tmp_path / "t.db")
+        db.execute("create table t (id integer, text text, amount real)")
+        db.executemany("insert into t values (?, ?, ?)", ROWS)
+        db.commit()
+        db.close()
+        monkeypatch.setenv("AIRFLOW_CONN_T_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "t.db")}))
+        return {"sql": "select id, text, amount from t", "sql_conn_id": "t_db"}
+    if kind == "arrow_table":
+        return {"data": table}
+    if kind == "record_batch_reader":
+        return {"data": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))}
+    pandas = pytest.importorskip("pandas")
+    return {"data": pandas.DataFrame({"id": ids, "text": texts, "amount": amounts})}
+
+
+@pytest.mark.parametrize("file_type", ["PARQUET", "CSV"])
+@pytest.mark.parametrize("kind", ["parquet_file", "csv_file", "sql", "arrow_table", "record_batch_reader", "pandas"])
+def test_every_source_and_chunk_format_round_trips(emulator, tmp_path, monkeypatch, kind, file_type):
+    push_op(file_type=file_type, **_source(kind, tmp_path, monkeypatch)).execute(context())
+    got = landed(emulator).sort_by("id")
+    assert got.column_names == ["id", "text", "amount"]
+    assert [tuple(row.values()) for row in got.to_pylist()] == ROWS
