@@ -40,14 +40,20 @@ def data_model_tables(pool_id: str, data_model_id: str) -> Endpoint:
     return Endpoint("GET", f"{_v1_data_model(pool_id, data_model_id)}/tables", True)
 
 
+# Starting a load or an execution is repeated after an ambiguous failure (a 5xx, a dropped answer): if the
+# first attempt did start it, Celonis refuses the repeat with 409 while it runs [guess: 409], and the
+# operators take a 409 as "wait for the running one".
+REPEATABLE_START = True
+
+
 def data_model_load(pool_id: str, data_model_id: str) -> Endpoint:
     """[doc] Start a complete load."""
-    return Endpoint("POST", f"{_v1_data_model(pool_id, data_model_id)}/load", False)
+    return Endpoint("POST", f"{_v1_data_model(pool_id, data_model_id)}/load", REPEATABLE_START)
 
 
 def data_model_partial_load(pool_id: str, data_model_id: str) -> Endpoint:
     """[doc] Start a partial load; the body is the list of table ids."""
-    return Endpoint("POST", f"{_v1_data_model(pool_id, data_model_id)}/load/partial-sync", False)
+    return Endpoint("POST", f"{_v1_data_model(pool_id, data_model_id)}/load/partial-sync", REPEATABLE_START)
 
 
 def data_model_last_load(pool_id: str, data_model_id: str) -> Endpoint:
@@ -65,7 +71,7 @@ def data_model_cancel_load(pool_id: str, data_model_id: str) -> Endpoint:
 def data_job_execute(pool_id: str, job_id: str) -> Endpoint:
     """[doc] Execute a data job; the mode goes in the query string."""
     return Endpoint(
-        "POST", f"/integration/api/v2/data-pools/{_q(pool_id)}/data-jobs/{_q(job_id)}/execute", False
+        "POST", f"/integration/api/v2/data-pools/{_q(pool_id)}/data-jobs/{_q(job_id)}/execute", REPEATABLE_START
     )
 
 

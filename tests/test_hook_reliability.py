@@ -11,7 +11,7 @@ from airflow_provider_celonis.exceptions import CelonisApiError, CelonisAuthErro
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
 from airflow_provider_celonis.models import LoadStatus
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL
+from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
 
 
 def hook(**kwargs) -> CelonisHook:
@@ -81,13 +81,18 @@ def test_5xx_burst_on_a_read_is_retried(emulator, caplog):
     assert "retrying" in caplog.text and "demo-api-key" not in caplog.text
 
 
-def test_500_on_a_trigger_is_not_repeated(emulator):
-    """A POST that may have been applied is not sent again: that could start a second load."""
+def test_500_on_a_trigger_is_repeated_and_a_started_load_answers_409(emulator):
+    """Starting a load is repeated after a 5xx or a lost answer: if the first attempt started it, Celonis
+    refuses the repeat with 409 (the operators then wait for that load), so no second load starts."""
     emulator.fault(path="/load$", method="POST", status=500, count=1)
+    hook(retry_delay=0.01).trigger_data_model_load(POOL, DATA_MODEL)
+    assert [r["status"] for r in emulator.requests("/load", "POST")] == [500, 200]
+    emulator.reseed(test_seed(load_seconds=5))
+    emulator.fault(path="/load$", method="POST", drop="after", count=1)
     with pytest.raises(CelonisApiError) as err:
-        hook().trigger_data_model_load(POOL, DATA_MODEL)
-    assert err.value.status_code == 500 and "Support ID: emu-" in str(err.value)
-    assert len(emulator.requests("/load", "POST")) == 1
+        hook(retry_delay=0.01).trigger_data_model_load(POOL, DATA_MODEL)
+    assert err.value.is_conflict
+    assert [r["status"] for r in emulator.requests("/load", "POST")] == [0, 409]
 
 
 def test_503_and_429_on_a_trigger_are_repeated(emulator):
@@ -127,14 +132,14 @@ def test_dropped_connection_on_a_read_is_retried(emulator):
     assert len(emulator.requests("/last-load")) == 2
 
 
-def test_dropped_connection_after_a_trigger_is_not_repeated(emulator):
-    emulator.fault(path="/load$", method="POST", drop="after", count=1)
+def test_dropped_connection_after_a_create_is_not_repeated(emulator):
+    """Creating a push job twice would leave a second job: a lost answer is not repeated."""
+    emulator.fault(path="/jobs/$", method="POST", drop="after", count=1)
     with pytest.raises(CelonisApiError) as err:
-        hook().trigger_data_model_load(POOL, DATA_MODEL)
+        hook().create_push_job(POOL, "t")
     assert "may have been applied" in str(err.value)
-    # Celonis acted: the load is running, and only one was started
-    assert hook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.RUNNING
-    assert len(emulator.requests("/load", "POST")) == 1
+    assert len(hook().list_push_jobs(POOL)) == 1  # Celonis acted once
+    assert len(emulator.requests("/jobs/", "POST")) == 1
 
 
 def test_nothing_listening_fails_fast_with_clear_message(monkeypatch):

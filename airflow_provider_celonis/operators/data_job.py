@@ -71,6 +71,11 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
             if not (exc.is_conflict and self.reattach):
                 raise
             self.log.info("Celonis says the job is already running (409): waiting for that execution.")
+            running = hook.get_data_job(self.pool_id, self.data_job_id)
+            if running.status.is_terminal or running.execution_marker == before.execution_marker:
+                # Not visible yet (registered with a delay): it is the first execution after the one seen before.
+                return {**state, "reattached": True, "previous_execution": before.execution_marker,
+                        "waiting_for_new": True}
             return {**state, "reattached": True, "previous_execution": None, "waiting_for_new": False}
         return {**state, "reattached": False, "previous_execution": before.execution_marker, "waiting_for_new": True}
 

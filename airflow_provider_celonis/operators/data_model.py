@@ -85,6 +85,10 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
                 raise
             running = hook.get_last_load(self.pool_id, self.data_model_id)
             self.log.info("Celonis says a load is already running (409): waiting for it.")
+            if running is None or running.status.is_terminal:
+                # The running load is not visible yet (Celonis registers loads with a delay): it started after
+                # our pre-check, so it is the first load that is not the one we saw before.
+                return {**self._state(table_ids, reattached=False, reference=before), "reattached": True}
             return self._state(table_ids, reattached=True, reference=running)
         return self._state(table_ids, reattached=False, reference=before)
 
