@@ -48,6 +48,8 @@ class CelonisWaitingOperator(BaseOperator):
         fail_on_warning: bool = False,
         reattach: bool = True,
         cancel_on_kill: bool = True,
+        api_retry_limit: int = 6,
+        api_retry_delay: float = 1.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -61,6 +63,8 @@ class CelonisWaitingOperator(BaseOperator):
         self.fail_on_warning = fail_on_warning
         self.reattach = reattach
         self.cancel_on_kill = cancel_on_kill
+        self.api_retry_limit = api_retry_limit
+        self.api_retry_delay = api_retry_delay
         self.deferrable = deferrable
         self._started = False
         if deferrable and not wait_for_completion:
@@ -93,9 +97,15 @@ class CelonisWaitingOperator(BaseOperator):
     @cached_property
     def hook(self) -> CelonisHook:
         """The sync hook for this task's connection."""
-        return CelonisHook(self.celonis_conn_id)
+        return CelonisHook(self.celonis_conn_id, retry_limit=self.api_retry_limit, retry_delay=self.api_retry_delay)
 
     def _validate(self) -> None:
+        if isinstance(self.api_retry_limit, bool) or not isinstance(self.api_retry_limit, int) \
+                or self.api_retry_limit < 1:
+            raise ValueError(f"api_retry_limit must be a whole number of attempts, at least 1, not "
+                             f"{self.api_retry_limit!r}.")
+        if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
+            raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
         for name in ("poll_interval", "timeout", "limbo_timeout"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
-from airflow_provider_celonis.models import PushFileType, PushType, WaitOutcome, judge_push
+from airflow_provider_celonis.models import PushFileType, PushJobStatus, PushType, WaitOutcome, judge_push
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
@@ -38,6 +38,17 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 UPSERT_STRATEGIES = ("UPSERT_WITH_UNCHANGED_METADATA", "UPSERT_WITH_NULLIFICATION")
+MAX_RESEND_ROUNDS = 3
+MAX_JOB_ATTEMPTS = 2
+
+
+class _UnclearUpload(Exception):
+    """The chunk list cannot tell which uncertain uploads were stored: only a new job is safe."""
+
+
+def _may_have_been_stored(exc: CelonisApiError) -> bool:
+    """A chunk upload that failed without a clear refusal: no answer, or a server error."""
+    return exc.status_code is None or exc.status_code >= 500
 
 
 class CelonisPushDataOperator(CelonisWaitingOperator):
@@ -198,19 +209,30 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                 self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job created.")
                 return {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
                         "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
-            job = hook.create_push_job(
-                self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
-                connection_id=self.connection_id, keys=keys or None, table_schema=table_schema,
-                csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
-                upsert_strategy=self.upsert_strategy)
-            self._push_job_id = job.id
-            self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
+            for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+                job = hook.create_push_job(
+                    self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
+                    connection_id=self.connection_id, keys=keys or None, table_schema=table_schema,
+                    csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
+                    upsert_strategy=self.upsert_strategy)
+                self._push_job_id = job.id
+                self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
+                try:
+                    uploaded_at = time.monotonic()
+                    self._upload(job.id, prepared)
+                    upload_seconds = time.monotonic() - uploaded_at
+                    break
+                except _UnclearUpload as exc:
+                    self._discard_job(f"{exc}: starting over with a new job")
+                    self._push_job_id = None
+                    if job_attempt == MAX_JOB_ATTEMPTS:
+                        raise CelonisError(f"Could not tell which chunks Celonis stored ({exc}) in "
+                                           f"{MAX_JOB_ATTEMPTS} jobs; nothing was pushed.") from None
+                except BaseException:
+                    self._discard_job("the push failed before the job ran")
+                    raise
             try:
-                uploaded_at = time.monotonic()
-                self._upload(job.id, prepared)
-                upload_seconds = time.monotonic() - uploaded_at
-                self.hook.execute_push_job(self.pool_id, job.id)
-                self._executed = True
+                self._execute(job.id)
             except BaseException:
                 self._discard_job("the push failed before the job ran")
                 raise
@@ -222,36 +244,102 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                 "bytes": prepared.size, "upload_seconds": round(upload_seconds, 3)}
 
     def _upload(self, job_id: str, prepared: PreparedPush) -> None:
-        """Upload every chunk (at most ``max_concurrent_uploads`` at once), then check Celonis has them all."""
+        """Upload every chunk (at most ``max_concurrent_uploads`` at once), exactly once.
+
+        A chunk upload that fails without a clear answer (connection lost, read timeout, 5xx) may or may
+        not have been stored. Celonis's chunk list tells how many chunks the job holds: when it shows all,
+        none or exactly the uncertain ones, the operator knows which to resend, one at a time, so each
+        answer is unambiguous. When it cannot tell, ``_UnclearUpload`` makes the caller start a new job.
+        """
         hook = self.hook
-        progress = {"done": 0}
         lock = threading.Lock()
+        acknowledged = [0]
+        uncertain: list[tuple[int, Chunk]] = []
 
         def upload(index: int, chunk: Chunk) -> None:
-            hook.add_push_chunk(self.pool_id, job_id, chunk.path,
-                                file_name=f"chunk-{index:05d}.{self.file_type.lower()}")
+            try:
+                self._send_chunk(job_id, index, chunk)
+            except CelonisApiError as exc:
+                if not _may_have_been_stored(exc):
+                    raise
+                self.log.warning("Chunk %d: %s; checking whether Celonis stored it.", index + 1, exc.reason or exc)
+                with lock:
+                    uncertain.append((index, chunk))
+                return
             with lock:
-                progress["done"] += 1
-                self.log.info("Chunk %d/%d uploaded (%d rows, %.1f MB).", progress["done"], len(prepared.chunks),
+                acknowledged[0] += 1
+                self.log.info("Chunk %d/%d uploaded (%d rows, %.1f MB).", acknowledged[0], len(prepared.chunks),
                               chunk.rows, chunk.size / 1e6)
 
-        if self.max_concurrent_uploads == 1 or len(prepared.chunks) == 1:
-            for index, chunk in enumerate(prepared.chunks):
+        chunks = list(enumerate(prepared.chunks))
+        if self.max_concurrent_uploads == 1 or len(chunks) == 1:
+            for index, chunk in chunks:
                 upload(index, chunk)
         else:
             with ThreadPoolExecutor(self.max_concurrent_uploads, thread_name_prefix="celonis-push") as pool:
-                futures = [pool.submit(upload, i, c) for i, c in enumerate(prepared.chunks)]
+                futures = [pool.submit(upload, i, c) for i, c in chunks]
                 done, _ = wait(futures, return_when=FIRST_EXCEPTION)
                 for future in futures:
                     future.cancel()
-                for future in done:
-                    future.result()
                 for future in futures:
-                    future.result()
+                    if future.done() and not future.cancelled():
+                        future.result()
+        for round_number in range(1, MAX_RESEND_ROUNDS + 1):
+            if not uncertain:
+                break
+            stored = len(hook.list_push_chunks(self.pool_id, job_id)) - acknowledged[0]
+            if stored == len(uncertain):
+                self.log.info("Celonis stored the %d uncertain chunk(s); nothing to resend.", stored)
+                acknowledged[0] += stored
+                uncertain = []
+                break
+            if stored != 0:
+                raise _UnclearUpload(f"{stored} of {len(uncertain)} uncertain chunk uploads were stored")
+            self.log.warning("Celonis did not store %d chunk(s): resending them one by one (round %d).",
+                             len(uncertain), round_number)
+            time.sleep(hook.retry_policy.backoff(round_number))
+            pending, uncertain = uncertain, []
+            for index, chunk in pending:
+                upload(index, chunk)
+                if uncertain:  # one upload at a time: the chunk count answers for this chunk alone
+                    stored = len(hook.list_push_chunks(self.pool_id, job_id)) - acknowledged[0]
+                    if stored == 1:
+                        acknowledged[0] += 1
+                        uncertain = []
+                    elif stored != 0:
+                        raise _UnclearUpload(f"Celonis lists {stored} new chunks after one upload")
+                    else:
+                        uncertain = [(index, chunk)] + [c for c in pending if c[0] > index]
+                        break
+        if uncertain:
+            raise CelonisError(f"{len(uncertain)} chunk(s) could not be uploaded after {MAX_RESEND_ROUNDS} rounds; "
+                               f"push job {job_id} was not executed.")
         stored = len(hook.list_push_chunks(self.pool_id, job_id))
         if stored != len(prepared.chunks):
             raise CelonisError(f"Celonis holds {stored} chunk(s) of push job {job_id}, but {len(prepared.chunks)} "
                                "were uploaded; the job was not executed.")
+
+    def _execute(self, job_id: str) -> None:
+        """Submit the job once: after an unclear failure, the job's status tells whether it was submitted."""
+        try:
+            self.hook.execute_push_job(self.pool_id, job_id)
+        except CelonisApiError as exc:
+            if not _may_have_been_stored(exc):
+                raise
+            status = self.hook.get_push_job(self.pool_id, job_id).status
+            if status is not PushJobStatus.NEW:
+                self.log.warning("Executing push job %s failed unclearly (%s), but it is %s: it was submitted.",
+                                 job_id, exc.reason or exc, status.value)
+            else:
+                self.log.warning("Executing push job %s failed (%s) and it is still NEW: submitting again.",
+                                 job_id, exc.reason or exc)
+                time.sleep(self.hook.retry_policy.backoff(1))
+                self.hook.execute_push_job(self.pool_id, job_id)
+        self._executed = True
+
+    def _send_chunk(self, job_id: str, index: int, chunk: Chunk) -> None:
+        self.hook.add_push_chunk(self.pool_id, job_id, chunk.path,
+                                 file_name=f"chunk-{index:05d}.{self.file_type.lower()}")
 
     # --- waiting and cleanup ----------------------------------------------------------------------
 
