@@ -43,6 +43,7 @@ from airflow_provider_celonis.models import (
     PushJob,
     PushType,
 )
+from airflow_provider_celonis.pacing import wait_for_submission_slot
 from airflow_provider_celonis.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -335,7 +336,11 @@ class CelonisHook(BaseHook):
                 body.close()
 
     def execute_push_job(self, pool_id: str, job_id: str) -> None:
-        """Submit a push job: Celonis applies its chunks (rate limited per team: 10/s, 250/h)."""
+        """Submit a push job: Celonis applies its chunks (rate limited per team: 10/s, 250/h).
+
+        Submissions from this process are paced to 10 per second; a 429 is waited out (``Retry-After``).
+        """
+        wait_for_submission_slot(self.base_url)
         self._request(endpoints.push_job(pool_id, job_id, method="POST"))
 
     def cancel_push_job(self, pool_id: str, job_id: str) -> None:
