@@ -64,14 +64,28 @@ class _CelonisSensor(BaseSensorOperator):
         """The sync hook for this sensor's connection."""
         return CelonisHook(self.celonis_conn_id)
 
+    id_field = ""  # the id parameter of the subclass, checked with pool_id before any request
+    id_hint = ""
+
     def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
         raise NotImplementedError
+
+    def _validate(self) -> None:
+        """Every parameter checked before the first request, naming the bad value and the fix."""
+        if not str(self.pool_id or "").strip():
+            raise ValueError("pool_id is empty: copy it from the Celonis UI URL (…/integration/ui/pools/<poolId>/).")
+        if not str(getattr(self, self.id_field) or "").strip():
+            raise ValueError(f"{self.id_field} is empty: {self.id_hint}")
+        if not isinstance(self.limbo_timeout, int | float) or self.limbo_timeout <= 0:
+            raise ValueError(f"limbo_timeout must be a positive number of seconds, not {self.limbo_timeout!r}.")
+        _moment(self.finished_after)
 
     def _trigger(self, end_time: float) -> Any:
         raise NotImplementedError
 
     def poke(self, context: Context) -> bool:
         """True once the work ended successfully; raises when Celonis reports a failure."""
+        self._validate()
         outcome, details = self._judge()
         return self._decide(outcome, details)
 
@@ -118,6 +132,8 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
     """
 
     template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id")
+    id_field = "data_model_id"
+    id_hint = "copy it from the data model's URL in the Celonis UI."
 
     def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -147,6 +163,8 @@ class CelonisDataJobSensor(_CelonisSensor):
     """
 
     template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id")
+    id_field = "data_job_id"
+    id_hint = "copy jobId from the data job's URL in the Celonis UI."
 
     def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
