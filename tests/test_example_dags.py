@@ -2,42 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.conftest import POOL, test_seed
-
-ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
-
-
-@pytest.fixture(scope="module")
-def airflow_env(emulator_server, tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow-home")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "CELONIS_EXAMPLE_POLL_INTERVAL": "0.3"}
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    from airflow_provider_celonis.emulator.__main__ import connection_value
-
-    env["AIRFLOW_CONN_CELONIS_DEFAULT"] = connection_value(emulator_server.url)
-    data = tmp_path_factory.mktemp("example-data")
-    env["CELONIS_EXAMPLE_DATA_DIR"] = str(data)
-    env["AIRFLOW_CONN_CELONIS_EXAMPLE_DB"] = json.dumps({"conn_type": "sqlite", "host": str(data / "orders.db")})
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
-    return env
-
-
-def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
-    result = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True,
-                            timeout=600)
-    output = result.stdout + result.stderr
-    failed = result.returncode != 0 or "state=failed" in output.lower() or "dagrunstate.failed" in output.lower()
-    return not failed, output
+from tests.conftest import POOL, dags_test, test_seed
 
 
 @pytest.mark.parametrize("dag_id", [

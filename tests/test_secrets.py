@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POOL, test_seed
-from tests.test_example_dags import airflow_env, dags_test  # noqa: F401 - airflow_env is a fixture
+from tests.conftest import POOL, dags_test, test_seed
 
 SECRETS = {
     "api_key": "apikey-SECRET-7f3a91c2e4b5",
