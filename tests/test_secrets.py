@@ -69,3 +69,22 @@ def test_no_secret_leaves_the_provider(airflow_env, emulator_server, dag_id, aut
     request_log = json.dumps(emulator_server.state.request_log)
     assert leaks(request_log, secrets) == []
     assert os.environ.get("AIRFLOW_CONN_CELONIS_DEFAULT", "").find("SECRET") == -1  # the test's own env is clean
+
+
+def test_tls_verification_is_on_by_default_and_turning_it_off_warns(emulator, monkeypatch):
+    import logging
+
+    from airflow_provider_celonis.hooks import celonis
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    celonis.log.addHandler(handler)
+    try:
+        assert celonis.CelonisHook().session.verify is True
+        assert records == []
+        monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(verify=False))
+        assert celonis.CelonisHook().session.verify is False
+    finally:
+        celonis.log.removeHandler(handler)
+    assert any("verification is OFF" in record.getMessage() for record in records)

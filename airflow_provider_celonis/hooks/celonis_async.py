@@ -8,6 +8,7 @@ loop has broken across Airflow 3.x releases).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ from airflow_provider_celonis.endpoints import Endpoint
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.models import DataJob, DataModelLoad, PushJob
 from airflow_provider_celonis.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
 
 
 class CelonisAsyncHook:
@@ -53,6 +56,9 @@ class CelonisAsyncHook:
             extras = await get_async_extra_dejson(conn)
             self._settings = CelonisConnectionSettings.from_connection(conn, extras)
             self._auth = CelonisAuth(self._settings)
+            if self._settings.verify is False:
+                log.warning("TLS certificate verification is OFF for Celonis connection %r: only do this for a "
+                            "local emulator or a proxy you trust.", self.celonis_conn_id)
         return self._settings
 
     def _client(self, settings: CelonisConnectionSettings) -> httpx.AsyncClient:
