@@ -148,3 +148,12 @@ def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
 @pytest.fixture
 def seed_copy():
     return copy.deepcopy(test_seed())
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line with what the fault-injection suite did, when it ran."""
+    from tests.faults.conftest import TALLY
+
+    if TALLY["scenarios"]:
+        terminalreporter.write_line(f"fault-injection suite: {TALLY['scenarios']} scenarios, {TALLY['faults']} "
+                                    f"faults injected, {TALLY['rows']} pushed rows checked exactly")

@@ -112,6 +112,7 @@ class EmulatorState:
     def __init__(self, seed: dict[str, Any] | None = None, clock: Any = time.time) -> None:
         self.lock = threading.RLock()
         self.clock = clock
+        self.faults_fired = 0  # faults that hit a request since start (not reset by a reseed)
         self.load(seed or demo_seed())
 
     # --- seed ---------------------------------------------------------------------------------
@@ -256,6 +257,7 @@ class EmulatorState:
             for fault in self.faults:
                 if fault.matches(method, path) and (fault.outcome is not None) == outcome_only:
                     fault.count -= 1
+                    self.faults_fired += 1
                     return fault
         return None
 
