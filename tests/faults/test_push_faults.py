@@ -127,3 +127,21 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
     assert_table_is(emulator, data)
     assert CelonisHook().get_push_job(POOL, orphan[0].id).status.value == "NEW"  # never executed
     assert summary["push_job_id"] != orphan[0].id
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_ingestion_upload_survives_bursts(emulator, tmp_path, status):
+    """boto3 repeats a failed PutObject (an S3 object write is idempotent: the same key, the same bytes)."""
+    import pyarrow.parquet as pq
+
+    from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
+    from tests.conftest import CONNECTION
+    from tests.test_operators_sensors_triggers import context
+
+    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), tmp_path / "a.parquet")
+    emulator.fault(path="/api/data-ingestion/", method="PUT", status=status, count=2)
+    CelonisIngestFilesOperator(task_id="i", connection_id=CONNECTION, table_name="shipment",
+                               source_path=str(tmp_path / "a.parquet"), primary_keys=["order_id"],
+                               file_name_prefix="").execute(context())
+    assert sorted(r["order_id"] for r in emulator.table("shipment")["rows"]) == [1, 2]
+    assert [r["status"] for r in emulator.requests("/api/data-ingestion/", "PUT")] == [status, status, 200]

@@ -157,3 +157,11 @@ def test_killed_while_polling_cancels_the_remote_work(emulator):
     op.execute(context())
     op.on_kill()
     assert CelonisHook().get_last_load(POOL, DATA_MODEL).status is LoadStatus.CANCELED
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_partial_reload_survives_bursts_on_the_table_list_and_the_trigger(emulator, status):
+    emulator.fault(path="/tables$", method="GET", status=status, count=2)
+    emulator.fault(path="/load/partial-sync$", method="POST", status=status, count=2)
+    assert reload(tables=["orders"])["status"] == "SUCCESS"
+    assert started(emulator, "/load/partial-sync") == 1
