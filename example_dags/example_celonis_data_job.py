@@ -12,7 +12,7 @@ from airflow_provider_celonis.operators.data_model import CelonisReloadDataModel
 
 with DAG(dag_id="example_celonis_delta_job_then_reload", schedule=None, start_date=dt.datetime(2026, 1, 1),
          catchup=False, tags=["celonis", "example"]):
-    # [START howto_operator_celonis_run_data_job]
+    # --8<-- [start:howto_operator_celonis_run_data_job]
     extract = CelonisRunDataJobOperator(
         task_id="extract_delta",
         pool_id=POOL_ID,
@@ -21,7 +21,7 @@ with DAG(dag_id="example_celonis_delta_job_then_reload", schedule=None, start_da
         deferrable=True,
         poll_interval=POLL_INTERVAL,
     )
-    # [END howto_operator_celonis_run_data_job]
+    # --8<-- [end:howto_operator_celonis_run_data_job]
     reload = CelonisReloadDataModelOperator(
         task_id="reload", pool_id=POOL_ID, data_model_id=DATA_MODEL_ID, poll_interval=POLL_INTERVAL,
     )

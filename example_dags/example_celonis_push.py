@@ -50,7 +50,7 @@ def make_orders() -> str:
 with DAG(dag_id="example_celonis_push_then_reload", schedule=None, start_date=dt.datetime(2026, 1, 1),
          catchup=False, tags=["celonis", "example"]):
     folder = make_orders()
-    # [START howto_operator_celonis_push_files]
+    # --8<-- [start:howto_operator_celonis_push_files]
     push_files = CelonisPushDataOperator(
         task_id="push_orders",
         pool_id=POOL_ID,
@@ -59,8 +59,8 @@ with DAG(dag_id="example_celonis_push_then_reload", schedule=None, start_date=dt
         push_type="REPLACE",
         poll_interval=POLL_INTERVAL,
     )
-    # [END howto_operator_celonis_push_files]
-    # [START howto_operator_celonis_push_sql]
+    # --8<-- [end:howto_operator_celonis_push_files]
+    # --8<-- [start:howto_operator_celonis_push_sql]
     push_changes = CelonisPushDataOperator(
         task_id="upsert_changes",
         pool_id=POOL_ID,
@@ -73,7 +73,7 @@ with DAG(dag_id="example_celonis_push_then_reload", schedule=None, start_date=dt
         deferrable=True,
         poll_interval=POLL_INTERVAL,
     )
-    # [END howto_operator_celonis_push_sql]
+    # --8<-- [end:howto_operator_celonis_push_sql]
     reload = CelonisReloadDataModelOperator(task_id="reload", pool_id=POOL_ID, data_model_id=DATA_MODEL_ID,
                                             poll_interval=POLL_INTERVAL)
     folder >> push_files >> push_changes >> reload
@@ -92,7 +92,7 @@ def make_shipments() -> str:
 
 with DAG(dag_id="example_celonis_ingest_files", schedule=None, start_date=dt.datetime(2026, 1, 1),
          catchup=False, tags=["celonis", "example"]):
-    # [START howto_operator_celonis_ingest_files]
+    # --8<-- [start:howto_operator_celonis_ingest_files]
     ingest = CelonisIngestFilesOperator(
         task_id="ingest_shipments",
         connection_id=INGESTION_CONNECTION_ID,
@@ -102,5 +102,5 @@ with DAG(dag_id="example_celonis_ingest_files", schedule=None, start_date=dt.dat
         age_column="created_at",
         csv_options={"column_types": {"order_id": "int64", "created_at": "int64"}},
     )
-    # [END howto_operator_celonis_ingest_files]
+    # --8<-- [end:howto_operator_celonis_ingest_files]
     make_shipments() >> ingest

@@ -11,7 +11,7 @@ from airflow_provider_celonis.operators.data_model import CelonisReloadDataModel
 
 with DAG(dag_id="example_celonis_full_reload", schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False,
          tags=["celonis", "example"]):
-    # [START howto_operator_celonis_full_reload]
+    # --8<-- [start:howto_operator_celonis_full_reload]
     full_reload = CelonisReloadDataModelOperator(
         task_id="full_reload",
         pool_id=POOL_ID,
@@ -19,11 +19,11 @@ with DAG(dag_id="example_celonis_full_reload", schedule=None, start_date=dt.date
         poll_interval=POLL_INTERVAL,
         timeout=3600,
     )
-    # [END howto_operator_celonis_full_reload]
+    # --8<-- [end:howto_operator_celonis_full_reload]
 
 with DAG(dag_id="example_celonis_partial_reload_deferrable", schedule=None, start_date=dt.datetime(2026, 1, 1),
          catchup=False, tags=["celonis", "example"]):
-    # [START howto_operator_celonis_partial_reload]
+    # --8<-- [start:howto_operator_celonis_partial_reload]
     partial_reload = CelonisReloadDataModelOperator(
         task_id="partial_reload",
         pool_id=POOL_ID,
@@ -32,4 +32,4 @@ with DAG(dag_id="example_celonis_partial_reload_deferrable", schedule=None, star
         deferrable=True,  # wait in the triggerer, holding no worker slot
         poll_interval=POLL_INTERVAL,
     )
-    # [END howto_operator_celonis_partial_reload]
+    # --8<-- [end:howto_operator_celonis_partial_reload]

@@ -20,7 +20,7 @@ with DAG(dag_id="example_celonis_sensor_gated", schedule=None, start_date=dt.dat
     start_job = CelonisRunDataJobOperator(
         task_id="start_job", pool_id=POOL_ID, data_job_id=DATA_JOB_ID, wait_for_completion=False,
     )
-    # [START howto_sensor_celonis_data_model_load]
+    # --8<-- [start:howto_sensor_celonis_data_model_load]
     load_done = CelonisDataModelLoadSensor(
         task_id="wait_for_load",
         pool_id=POOL_ID,
@@ -30,8 +30,8 @@ with DAG(dag_id="example_celonis_sensor_gated", schedule=None, start_date=dt.dat
         timeout=3600,
         mode="reschedule",
     )
-    # [END howto_sensor_celonis_data_model_load]
-    # [START howto_sensor_celonis_data_job]
+    # --8<-- [end:howto_sensor_celonis_data_model_load]
+    # --8<-- [start:howto_sensor_celonis_data_job]
     job_done = CelonisDataJobSensor(
         task_id="wait_for_job",
         pool_id=POOL_ID,
@@ -40,7 +40,7 @@ with DAG(dag_id="example_celonis_sensor_gated", schedule=None, start_date=dt.dat
         poke_interval=POLL_INTERVAL,
         deferrable=True,
     )
-    # [END howto_sensor_celonis_data_job]
+    # --8<-- [end:howto_sensor_celonis_data_job]
 
     @task
     def publish_dashboard() -> str:

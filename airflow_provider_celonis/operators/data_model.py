@@ -121,6 +121,13 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
             cancel_on_kill=self.cancel_on_kill,
         )
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the data model this task reloaded, as output."""
+        from airflow_provider_celonis import lineage
+
+        output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.data_models.{self.data_model_id}")
+        return lineage.operator_lineage([], [output])
+
     def cancel(self) -> None:
         """Cancel the running load (undocumented endpoint; best effort)."""
         self.hook.cancel_data_model_load(self.pool_id, self.data_model_id)

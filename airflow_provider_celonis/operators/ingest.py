@@ -146,6 +146,18 @@ class CelonisIngestFilesOperator(BaseOperator):
                 "rows": sum(f["rows"] for f in uploaded), "bytes": sum(f["bytes"] for f in uploaded),
                 "duration_seconds": round(time.monotonic() - started, 3)}
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the files as inputs, the table of the data connection as output."""
+        from airflow_provider_celonis import lineage
+
+        try:
+            paths = expand_paths(self.source_path)
+        except CelonisError:
+            paths = [self.source_path] if isinstance(self.source_path, str) else list(self.source_path)
+        output = lineage.celonis_dataset(CelonisHook(self.celonis_conn_id).base_url,
+                                         f"connections.{self.connection_id}.{self.table_name}")
+        return lineage.operator_lineage(lineage.file_datasets(paths), [output])
+
     @staticmethod
     def _default_prefix(context: Context) -> str:
         ti = context["ti"]

@@ -387,6 +387,22 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         except Exception:  # noqa: BLE001 - never hide the original failure
             self.log.warning("Could not clean up push job %s (%s).", job_id, why, exc_info=True)
 
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the files or the tables the query read as inputs, the Celonis table as output."""
+        from airflow_provider_celonis import lineage
+
+        inputs: list[Any] = []
+        if self.source_path is not None:
+            try:
+                inputs = lineage.file_datasets(expand_paths(self.source_path))
+            except CelonisError:  # the files are gone: name what was asked for
+                paths = [self.source_path] if isinstance(self.source_path, str) else list(self.source_path)
+                inputs = lineage.file_datasets(paths)
+        elif self.sql is not None and self.sql_conn_id:
+            inputs = lineage.sql_datasets(self.sql_conn_id, self.sql)
+        output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.{self.table_name}")
+        return lineage.operator_lineage(inputs, [output])
+
     def on_kill(self) -> None:
         """Killed while spooling, uploading or waiting: delete or cancel the job."""
         if self.cancel_on_kill:

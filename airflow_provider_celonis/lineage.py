@@ -1,0 +1,49 @@
+"""OpenLineage datasets for the operators (used only when the OpenLineage provider is installed).
+
+Celonis datasets live in the namespace ``celonis://<team host>``; a data pool table is named
+``<pool id>.<table>``, a data model ``<pool id>.data_models.<data model id>``, a table fed by Standard Data
+Ingestion ``connections.<connection id>.<table>``. Files are ``file`` datasets named by absolute path;
+SQL sources are the tables the query reads, in the namespace of their Airflow connection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def celonis_dataset(base_url: str, name: str) -> Any:
+    """A dataset in the team's Celonis namespace."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    return Dataset(namespace=f"celonis://{urlsplit(base_url).netloc}", name=name)
+
+
+def file_datasets(paths: Iterable[str]) -> list[Any]:
+    """Local files as ``file`` datasets."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    return [Dataset(namespace="file", name=os.path.abspath(path)) for path in paths]
+
+
+def sql_datasets(conn_id: str, sql: str) -> list[Any]:
+    """The tables a query reads, in the namespace of its Airflow connection (``<conn type>://<host>[:port]``)."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.common.compat.sdk import BaseHook
+    from airflow.providers.openlineage.sqlparser import SQLParser
+
+    connection = BaseHook.get_connection(conn_id)
+    authority = f"{connection.host or ''}{f':{connection.port}' if connection.port else ''}"
+    namespace = f"{connection.conn_type}://{authority}"
+    meta = SQLParser(dialect="generic").parse(sql)
+    tables = meta.in_tables if meta else []
+    return [Dataset(namespace=namespace, name=table.qualified_name) for table in tables]
+
+
+def operator_lineage(inputs: list[Any], outputs: list[Any]) -> Any:
+    """The ``OperatorLineage`` the OpenLineage listener reads."""
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    return OperatorLineage(inputs=inputs, outputs=outputs)
