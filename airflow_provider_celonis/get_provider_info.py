@@ -8,7 +8,7 @@ from typing import Any
 def get_provider_info() -> dict[str, Any]:
     """Describe the package, its connection type, hooks, operators, sensors, triggers and links."""
     from airflow_provider_celonis import __version__
-    from airflow_provider_celonis.connection_form import conn_fields, ui_field_behaviour
+    from airflow_provider_celonis.connection_form import conn_fields, provider_ui_field_behaviour
 
     return {
         "package-name": "airflow-provider-celonis",
@@ -58,7 +58,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "airflow_provider_celonis.hooks.celonis.CelonisHook",
                 "hook-name": "Celonis",
                 "connection-type": "celonis",
-                "ui-field-behaviour": ui_field_behaviour(),
+                "ui-field-behaviour": provider_ui_field_behaviour(),
                 "conn-fields": conn_fields(),
             }
         ],

@@ -16,7 +16,7 @@ def test_provider_info_shape():
     conn_type = info["connection-types"][0]
     assert conn_type["connection-type"] == "celonis"
     assert conn_type["hook-class-name"] == "airflow_provider_celonis.hooks.celonis.CelonisHook"
-    assert "schema" in conn_type["ui-field-behaviour"]["hidden_fields"]
+    assert set(conn_type["ui-field-behaviour"]["hidden-fields"]) == {"schema", "port"}
     assert set(conn_type["conn-fields"]) >= {"auth_type", "scopes", "timeout", "verify"}
 
 
@@ -38,3 +38,12 @@ def test_airflow_cli_lists_provider_and_hook():
     assert "airflow-provider-celonis" in _airflow("providers", "list")
     hooks = _airflow("providers", "hooks")
     assert "celonis" in hooks and "CelonisHook" in hooks
+
+
+def test_airflow_hides_the_unused_fields_and_relabels_the_others():
+    """What the connection form gets from Airflow (a provider-info key in the wrong case once hid nothing)."""
+    from airflow.providers_manager import ProvidersManager
+
+    behaviour = ProvidersManager().field_behaviours["celonis"]
+    assert set(behaviour["hidden_fields"]) >= {"schema", "port"}
+    assert behaviour["relabeling"]["host"] == "Team URL"
