@@ -7,6 +7,16 @@ cd "$root"
 versions="${AIRFLOW_VERSIONS:-3.3 2.11}"
 status=0
 first=1
+# The browser test (tests/e2e) drives Debian's Chromium with Playwright; browsers cannot be downloaded here.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "=== installing Debian's chromium for the browser test ==="
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
+  if ! { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium; } \
+      >/tmp/celonis-chromium-install.log 2>&1; then
+    echo "WARNING: could not install chromium (see /tmp/celonis-chromium-install.log); the browser test will be skipped"
+  fi
+fi
 for version in $versions; do
   echo "=== Airflow $version: setting up ==="
   venv="$(bash scripts/setup-venv.sh "$version" | tail -n 1)"
