@@ -134,6 +134,17 @@ def test_connection_form_deferrable_run_and_extra_link(airflow_ui, browser_page,
     assert saved["conn_type"] == "celonis" and saved["host"] == emulator_server.url
     assert json.loads(saved["extra"])["auth_type"] == "api_key"
     assert seeds.DEMO_API_KEY not in json.dumps(saved)  # the API masks the key
+    # The connection test Airflow runs for the "Test" action ([core] test_connection = Enabled), with the
+    # credentials in the body: it reaches CelonisHook.test_connection. (Airflow 3.3.2's list button itself
+    # sends port 0 for the hidden port field, which Airflow's API refuses as "a different destination".)
+    tested = page.request.post(f"{base}/api/v2/connections/test", data={
+        "connection_id": "celonis_test", "conn_type": "celonis", "host": emulator_server.url,
+        "password": seeds.DEMO_API_KEY, "extra": json.dumps({"auth_type": "api_key"})}).json()
+    assert tested["status"] is True and "pool" in tested["message"].lower(), tested
+    refused = page.request.post(f"{base}/api/v2/connections/test", data={
+        "connection_id": "celonis_test", "conn_type": "celonis", "host": emulator_server.url,
+        "password": "wrong-key", "extra": json.dumps({"auth_type": "api_key"})}).json()
+    assert refused["status"] is False and "wrong-key" not in refused["message"], refused
 
     # 2. Trigger the example DAG with a deferrable task from the UI and wait for its success.
     page.goto(f"{base}/dags/{DAG}", wait_until="networkidle")
