@@ -102,26 +102,22 @@ def max_string_bytes(batch: pa.RecordBatch | pa.Table) -> dict[str, int]:
     return lengths
 
 
+# Arrow types that map to a Celonis column type with no length or scale.
+_PLAIN_TYPES = ((pa.types.is_boolean, "BOOLEAN"), (pa.types.is_integer, "INTEGER"), (pa.types.is_floating, "FLOAT"),
+                (pa.types.is_date, "DATE"), (pa.types.is_time, "TIME"), (pa.types.is_timestamp, "DATETIME"))
+
+
 def celonis_column(field: pa.Field, string_bytes: int | None = None) -> dict[str, Any]:
     """The ``tableSchema`` column for one normalized Arrow field."""
     kind = field.type
     column: dict[str, Any] = {"columnName": field.name}
-    if pa.types.is_boolean(kind):
-        column["columnType"] = "BOOLEAN"
-    elif pa.types.is_integer(kind):
-        column["columnType"] = "INTEGER"
-    elif pa.types.is_floating(kind):
-        column["columnType"] = "FLOAT"
+    plain = next((name for test, name in _PLAIN_TYPES if test(kind)), None)
+    if plain is not None:
+        column["columnType"] = plain
     elif pa.types.is_decimal(kind):
         # Celonis has no DECIMAL column type; FLOAT with the scale as ``decimals`` is what its clients send
         # [guess]. The chunk keeps the exact decimal values.
         column.update(columnType="FLOAT", decimals=kind.scale, fieldLength=kind.precision)
-    elif pa.types.is_date(kind):
-        column["columnType"] = "DATE"
-    elif pa.types.is_time(kind):
-        column["columnType"] = "TIME"
-    elif pa.types.is_timestamp(kind):
-        column["columnType"] = "DATETIME"
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
         length = max(MIN_VARCHAR_BYTES, string_bytes or 0)
         if length > MAX_VARCHAR_BYTES:
