@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -18,7 +16,6 @@ from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
     DEFAULT_CHUNK_BYTES,
-    Chunk,
     ChunkSpool,
     PreparedPush,
     validate_chunk_size,
@@ -32,23 +29,14 @@ from airflow_provider_celonis.push.sources import (
     object_batches,
     sql_batches,
 )
+from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_stored
 from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 UPSERT_STRATEGIES = ("UPSERT_WITH_UNCHANGED_METADATA", "UPSERT_WITH_NULLIFICATION")
-MAX_RESEND_ROUNDS = 3
 MAX_JOB_ATTEMPTS = 2
-
-
-class _UnclearUpload(Exception):
-    """The chunk list cannot tell which uncertain uploads were stored: only a new job is safe."""
-
-
-def _may_have_been_stored(exc: CelonisApiError) -> bool:
-    """A chunk upload that failed without a clear refusal: no answer, or a server error."""
-    return exc.status_code is None or exc.status_code >= 500
 
 
 class CelonisPushDataOperator(CelonisWaitingOperator):
@@ -222,7 +210,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                     self._upload(job.id, prepared)
                     upload_seconds = time.monotonic() - uploaded_at
                     break
-                except _UnclearUpload as exc:
+                except UnclearUpload as exc:
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
                     if job_attempt == MAX_JOB_ATTEMPTS:
@@ -244,87 +232,17 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                 "bytes": prepared.size, "upload_seconds": round(upload_seconds, 3)}
 
     def _upload(self, job_id: str, prepared: PreparedPush) -> None:
-        """Upload every chunk (at most ``max_concurrent_uploads`` at once), exactly once.
-
-        A chunk upload that fails without a clear answer (connection lost, read timeout, 5xx) may or may
-        not have been stored. Celonis's chunk list tells how many chunks the job holds: when it shows all,
-        none or exactly the uncertain ones, the operator knows which to resend, one at a time, so each
-        answer is unambiguous. When it cannot tell, ``_UnclearUpload`` makes the caller start a new job.
-        """
-        hook = self.hook
-        lock = threading.Lock()
-        acknowledged = [0]
-        uncertain: list[tuple[int, Chunk]] = []
-
-        def upload(index: int, chunk: Chunk) -> None:
-            try:
-                self._send_chunk(job_id, index, chunk)
-            except CelonisApiError as exc:
-                if not _may_have_been_stored(exc):
-                    raise
-                self.log.warning("Chunk %d: %s; checking whether Celonis stored it.", index + 1, exc.reason or exc)
-                with lock:
-                    uncertain.append((index, chunk))
-                return
-            with lock:
-                acknowledged[0] += 1
-                self.log.info("Chunk %d/%d uploaded (%d rows, %.1f MB).", acknowledged[0], len(prepared.chunks),
-                              chunk.rows, chunk.size / 1e6)
-
-        chunks = list(enumerate(prepared.chunks))
-        if self.max_concurrent_uploads == 1 or len(chunks) == 1:
-            for index, chunk in chunks:
-                upload(index, chunk)
-        else:
-            with ThreadPoolExecutor(self.max_concurrent_uploads, thread_name_prefix="celonis-push") as pool:
-                futures = [pool.submit(upload, i, c) for i, c in chunks]
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                for future in futures:
-                    future.cancel()
-                for future in futures:
-                    if future.done() and not future.cancelled():
-                        future.result()
-        for round_number in range(1, MAX_RESEND_ROUNDS + 1):
-            if not uncertain:
-                break
-            stored = len(hook.list_push_chunks(self.pool_id, job_id)) - acknowledged[0]
-            if stored == len(uncertain):
-                self.log.info("Celonis stored the %d uncertain chunk(s); nothing to resend.", stored)
-                acknowledged[0] += stored
-                uncertain = []
-                break
-            if stored != 0:
-                raise _UnclearUpload(f"{stored} of {len(uncertain)} uncertain chunk uploads were stored")
-            self.log.warning("Celonis did not store %d chunk(s): resending them one by one (round %d).",
-                             len(uncertain), round_number)
-            time.sleep(hook.retry_policy.backoff(round_number))
-            pending, uncertain = uncertain, []
-            for index, chunk in pending:
-                upload(index, chunk)
-                if uncertain:  # one upload at a time: the chunk count answers for this chunk alone
-                    stored = len(hook.list_push_chunks(self.pool_id, job_id)) - acknowledged[0]
-                    if stored == 1:
-                        acknowledged[0] += 1
-                        uncertain = []
-                    elif stored != 0:
-                        raise _UnclearUpload(f"Celonis lists {stored} new chunks after one upload")
-                    else:
-                        uncertain = [(index, chunk)] + [c for c in pending if c[0] > index]
-                        break
-        if uncertain:
-            raise CelonisError(f"{len(uncertain)} chunk(s) could not be uploaded after {MAX_RESEND_ROUNDS} rounds; "
-                               f"push job {job_id} was not executed.")
-        stored = len(hook.list_push_chunks(self.pool_id, job_id))
-        if stored != len(prepared.chunks):
-            raise CelonisError(f"Celonis holds {stored} chunk(s) of push job {job_id}, but {len(prepared.chunks)} "
-                               "were uploaded; the job was not executed.")
+        """Upload every chunk exactly once (see ``push.upload``)."""
+        uploader = ChunkUploader(self.hook, self.pool_id, job_id, self.max_concurrent_uploads, self.log,
+                                 PushFileType.parse(self.file_type).value)
+        uploader.upload(prepared.chunks)
 
     def _execute(self, job_id: str) -> None:
         """Submit the job once: after an unclear failure, the job's status tells whether it was submitted."""
         try:
             self.hook.execute_push_job(self.pool_id, job_id)
         except CelonisApiError as exc:
-            if not _may_have_been_stored(exc):
+            if not may_have_been_stored(exc):
                 raise
             status = self.hook.get_push_job(self.pool_id, job_id).status
             if status is not PushJobStatus.NEW:
@@ -336,10 +254,6 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                 time.sleep(self.hook.retry_policy.backoff(1))
                 self.hook.execute_push_job(self.pool_id, job_id)
         self._executed = True
-
-    def _send_chunk(self, job_id: str, index: int, chunk: Chunk) -> None:
-        self.hook.add_push_chunk(self.pool_id, job_id, chunk.path,
-                                 file_name=f"chunk-{index:05d}.{self.file_type.lower()}")
 
     # --- waiting and cleanup ----------------------------------------------------------------------
 

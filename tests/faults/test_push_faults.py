@@ -100,9 +100,10 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
         pass
 
     from airflow_provider_celonis.operators.push import CelonisPushDataOperator
+    from airflow_provider_celonis.push.upload import ChunkUploader
 
     calls = {"n": 0}
-    original = CelonisPushDataOperator._send_chunk
+    original = ChunkUploader.send
 
     def die_on_second(self, *args):
         calls["n"] += 1
@@ -110,7 +111,7 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
             raise Died("worker killed")
         return original(self, *args)
 
-    CelonisPushDataOperator._send_chunk = die_on_second
+    ChunkUploader.send = die_on_second
     try:
         op = CelonisPushDataOperator(task_id="push", pool_id=POOL, table_name="pushed", data=data,
                                      chunk_size_bytes=MIN_CHUNK_BYTES, max_concurrent_uploads=1,
@@ -120,7 +121,7 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
             from tests.test_operators_sensors_triggers import context
             op.execute(context())
     finally:
-        CelonisPushDataOperator._send_chunk = original
+        ChunkUploader.send = original
     orphan = CelonisHook().list_push_jobs(POOL)
     assert [j.status.value for j in orphan] == ["NEW"] and stored_chunks(orphan[0].id) == 1
     summary = push(data=data, chunk_size_bytes=MIN_CHUNK_BYTES)
