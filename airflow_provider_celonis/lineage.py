@@ -9,7 +9,7 @@ SQL sources are the tables the query reads, in the namespace of their Airflow co
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,10 +21,17 @@ def celonis_dataset(base_url: str, name: str) -> Any:
     return Dataset(namespace=f"celonis://{urlsplit(base_url).netloc}", name=name)
 
 
-def file_datasets(paths: Iterable[str]) -> list[Any]:
-    """Local files as ``file`` datasets."""
+def file_datasets(patterns: str | Sequence[str]) -> list[Any]:
+    """The files a path or glob (or list of them) names, as ``file`` datasets; the patterns if none exists."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
+    from airflow_provider_celonis.exceptions import CelonisError
+    from airflow_provider_celonis.push.sources import expand_paths
+
+    try:
+        paths = expand_paths(patterns)
+    except CelonisError:  # the files are gone after the task: name what was asked for
+        paths = [patterns] if isinstance(patterns, str) else list(patterns)
     return [Dataset(namespace="file", name=os.path.abspath(path)) for path in paths]
 
 

@@ -18,6 +18,7 @@ from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailu
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import OUTCOME_OF_EVENT, WaitClock, WaitOutcome
 from airflow_provider_celonis.triggers.celonis import validated_event
+from airflow_provider_celonis.validation import POOL_ID_HINT, require_positive_seconds, require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -107,11 +108,8 @@ class CelonisWaitingOperator(BaseOperator):
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
         for name in ("poll_interval", "timeout", "limbo_timeout"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}.")
-        if not str(self.pool_id or "").strip():
-            raise ValueError("pool_id is empty: copy it from the Celonis UI URL (…/integration/ui/pools/<poolId>/).")
+            require_positive_seconds(name, getattr(self, name))
+        require_text("pool_id", self.pool_id, POOL_ID_HINT)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Start, then wait in the way configured."""

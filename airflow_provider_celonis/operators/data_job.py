@@ -15,6 +15,7 @@ from airflow_provider_celonis.links import (
 from airflow_provider_celonis.models import DataJobMode, WaitOutcome, judge_job
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger
+from airflow_provider_celonis.validation import DATA_JOB_ID_HINT, require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -46,8 +47,7 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
 
     def _validate(self) -> None:
         super()._validate()
-        if not str(self.data_job_id or "").strip():
-            raise ValueError("data_job_id is empty: copy jobId from the data job's URL in the Celonis UI.")
+        require_text("data_job_id", self.data_job_id, DATA_JOB_ID_HINT)
         DataJobMode.parse(self.mode)
 
     def start(self, context: Context) -> dict[str, Any]:

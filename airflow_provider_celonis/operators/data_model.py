@@ -15,6 +15,7 @@ from airflow_provider_celonis.links import (
 from airflow_provider_celonis.models import DataModelLoad, WaitOutcome, epoch_to_datetime, judge_load
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.triggers.celonis import CelonisDataModelLoadTrigger
+from airflow_provider_celonis.validation import DATA_MODEL_ID_HINT, require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -52,8 +53,7 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
 
     def _validate(self) -> None:
         super()._validate()
-        if not str(self.data_model_id or "").strip():
-            raise ValueError("data_model_id is empty: copy it from the data model's URL in the Celonis UI.")
+        require_text("data_model_id", self.data_model_id, DATA_MODEL_ID_HINT)
         if self.tables is not None:
             if isinstance(self.tables, str) or not all(isinstance(t, str) and t.strip() for t in self.tables):
                 raise ValueError(f"tables must be a list of table ids or names, not {self.tables!r}.")

@@ -18,6 +18,7 @@ from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.chunks import PARQUET_WRITE_OPTIONS
 from airflow_provider_celonis.push.schema import normalize_batch
 from airflow_provider_celonis.push.sources import CsvReadOptions, csv_batches, expand_paths, file_format
+from airflow_provider_celonis.validation import require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -94,8 +95,7 @@ class CelonisIngestFilesOperator(BaseOperator):
 
     def _validate(self) -> None:
         for name in ("connection_id", "table_name"):
-            if not str(getattr(self, name) or "").strip():
-                raise ValueError(f"{name} is empty: copy it from the data connection in Celonis Data Integration.")
+            require_text(name, getattr(self, name), "copy it from the data connection in Celonis Data Integration.")
         if isinstance(self.primary_keys, str):
             raise ValueError(f"primary_keys must be a list of column names, not the string {self.primary_keys!r}: "
                              f"write [{self.primary_keys!r}].")
@@ -111,7 +111,11 @@ class CelonisIngestFilesOperator(BaseOperator):
             except Exception as exc:  # noqa: BLE001 - any unreadable file is named
                 raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         else:
-            columns = next(iter(csv_batches(path, options))).schema.names
+            batches = csv_batches(path, options)
+            try:
+                columns = next(batches).schema.names  # the header, from the first block only
+            finally:
+                batches.close()
         required = [*(self.primary_keys or []), *([self.age_column] if self.age_column else [])]
         missing = [c for c in required if c not in columns]
         if missing:
@@ -150,13 +154,9 @@ class CelonisIngestFilesOperator(BaseOperator):
         """OpenLineage: the files as inputs, the table of the data connection as output."""
         from airflow_provider_celonis import lineage
 
-        try:
-            paths = expand_paths(self.source_path)
-        except CelonisError:
-            paths = [self.source_path] if isinstance(self.source_path, str) else list(self.source_path)
         output = lineage.celonis_dataset(CelonisHook(self.celonis_conn_id).base_url,
                                          f"connections.{self.connection_id}.{self.table_name}")
-        return lineage.operator_lineage(lineage.file_datasets(paths), [output])
+        return lineage.operator_lineage(lineage.file_datasets(self.source_path), [output])
 
     @staticmethod
     def _default_prefix(context: Context) -> str:

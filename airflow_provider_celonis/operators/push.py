@@ -29,8 +29,9 @@ from airflow_provider_celonis.push.sources import (
     object_batches,
     sql_batches,
 )
-from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_stored
+from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_applied
 from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
+from airflow_provider_celonis.validation import require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -135,8 +136,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
 
     def _validate(self) -> None:
         super()._validate()
-        if not str(self.table_name or "").strip():
-            raise ValueError("table_name is empty: name the data pool table to push into.")
+        require_text("table_name", self.table_name, "name the data pool table to push into.")
         given = [name for name in ("source_path", "sql", "data") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"Give exactly one source: source_path, sql or data (got {', '.join(given) or 'none'}).")
@@ -242,7 +242,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         try:
             self.hook.execute_push_job(self.pool_id, job_id)
         except CelonisApiError as exc:
-            if not may_have_been_stored(exc):
+            if not may_have_been_applied(exc):
                 raise
             status = self.hook.get_push_job(self.pool_id, job_id).status
             if status is not PushJobStatus.NEW:
@@ -307,11 +307,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
 
         inputs: list[Any] = []
         if self.source_path is not None:
-            try:
-                inputs = lineage.file_datasets(expand_paths(self.source_path))
-            except CelonisError:  # the files are gone: name what was asked for
-                paths = [self.source_path] if isinstance(self.source_path, str) else list(self.source_path)
-                inputs = lineage.file_datasets(paths)
+            inputs = lineage.file_datasets(self.source_path)
         elif self.sql is not None and self.sql_conn_id:
             inputs = lineage.sql_datasets(self.sql_conn_id, self.sql)
         output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.{self.table_name}")

@@ -26,8 +26,8 @@ class UnclearUpload(Exception):
     """The chunk list cannot tell which uncertain uploads were stored: only a new job is safe."""
 
 
-def may_have_been_stored(exc: CelonisApiError) -> bool:
-    """A call that failed without a clear refusal: no answer, or a server error."""
+def may_have_been_applied(exc: CelonisApiError) -> bool:
+    """A call that failed without a clear refusal (no answer, or a server error): it may have taken effect."""
     return exc.status_code is None or exc.status_code >= 500
 
 
@@ -78,7 +78,7 @@ class ChunkUploader:
         try:
             self.send(index, chunk)
         except CelonisApiError as exc:
-            if not may_have_been_stored(exc):
+            if not may_have_been_applied(exc):
                 raise
             self.log.warning("Chunk %d: %s; checking whether Celonis stored it.", index + 1, exc.reason or exc)
             with self._lock:

@@ -23,6 +23,13 @@ from airflow_provider_celonis.triggers.celonis import (
     CelonisDataModelLoadTrigger,
     validated_event,
 )
+from airflow_provider_celonis.validation import (
+    DATA_JOB_ID_HINT,
+    DATA_MODEL_ID_HINT,
+    POOL_ID_HINT,
+    require_positive_seconds,
+    require_text,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -72,12 +79,9 @@ class _CelonisSensor(BaseSensorOperator):
 
     def _validate(self) -> None:
         """Every parameter checked before the first request, naming the bad value and the fix."""
-        if not str(self.pool_id or "").strip():
-            raise ValueError("pool_id is empty: copy it from the Celonis UI URL (…/integration/ui/pools/<poolId>/).")
-        if not str(getattr(self, self.id_field) or "").strip():
-            raise ValueError(f"{self.id_field} is empty: {self.id_hint}")
-        if not isinstance(self.limbo_timeout, int | float) or self.limbo_timeout <= 0:
-            raise ValueError(f"limbo_timeout must be a positive number of seconds, not {self.limbo_timeout!r}.")
+        require_text("pool_id", self.pool_id, POOL_ID_HINT)
+        require_text(self.id_field, getattr(self, self.id_field), self.id_hint)
+        require_positive_seconds("limbo_timeout", self.limbo_timeout)
         _moment(self.finished_after)
 
     def _trigger(self, end_time: float) -> Any:
@@ -133,7 +137,7 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
 
     template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id")
     id_field = "data_model_id"
-    id_hint = "copy it from the data model's URL in the Celonis UI."
+    id_hint = DATA_MODEL_ID_HINT
 
     def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -164,7 +168,7 @@ class CelonisDataJobSensor(_CelonisSensor):
 
     template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id")
     id_field = "data_job_id"
-    id_hint = "copy jobId from the data job's URL in the Celonis UI."
+    id_hint = DATA_JOB_ID_HINT
 
     def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
