@@ -81,6 +81,15 @@ DEMO_SEED: dict[str, Any] = {
 }
 
 
+# Seed switches where the evidence allows more than one answer; the first value is the default, the one
+# the evidence points to (docs/emulator.md, "Seed switches").
+SWITCHES: dict[str, tuple[str, ...]] = {
+    "start_conflict": ("second_run", "409"),
+    "last_load_never_loaded": ("404", "204"),
+    "job_status_has_latest_execution_item": ("false", "true"),
+}
+
+
 def demo_seed() -> dict[str, Any]:
     """A fresh copy of the built-in demo seed."""
     return copy.deepcopy(DEMO_SEED)
@@ -106,6 +115,10 @@ def validate_seed(seed: Any) -> None:
     for client in creds.get("oauth_clients", []):
         if not {"client_id", "client_secret"} <= set(client):
             raise ValueError("Each oauth_clients entry needs client_id and client_secret.")
+    settings = seed.get("settings", {})
+    for name, allowed in SWITCHES.items():
+        if name in settings and str(settings[name]).lower() not in allowed:
+            raise ValueError(f"Seed setting {name}={settings[name]!r}: use one of {', '.join(allowed)}.")
     pools = seed.get("pools", [])
     if not isinstance(pools, list):
         raise ValueError("'pools' must be a list.")

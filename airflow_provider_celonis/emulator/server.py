@@ -156,7 +156,32 @@ def data_job_cancel(state: EmulatorState, req: Request) -> Response:
 
 @api.add("GET", "/integration/api/pools/{pool}/logs/{job}/executions")
 def data_job_executions(state: EmulatorState, req: Request) -> Response:
-    return 200, state.job_executions(req.params["pool"], req.params["job"])
+    return 200, state.job_executions(req.params["pool"], req.params["job"], _int(req, "limit", 10),
+                                     _int(req, "page", 0))
+
+
+@api.add("GET", "/integration/api/pools/{pool}/logs/executions")
+def execution_items(state: EmulatorState, req: Request) -> Response:
+    return 200, state.execution_items(req.params["pool"], req.query.get("executionId"),
+                                      req.query.get("type", "JOB").upper(), req.query.get("id"))
+
+
+@api.add("GET", "/integration/api/pools/{pool}/logs/executions/detail")
+def execution_detail(state: EmulatorState, req: Request) -> Response:
+    levels = {level.strip().upper() for level in req.query.get("logLevels", "").split(",") if level.strip()}
+    return 200, state.execution_detail(req.params["pool"], req.query.get("executionId"), req.query.get("id"), levels)
+
+
+@api.add("GET", "/integration/api/pools/{pool}/logs/status")
+def job_statuses(state: EmulatorState, req: Request) -> Response:
+    return 200, state.job_statuses(req.params["pool"])
+
+
+def _int(req: Request, name: str, default: int) -> int:
+    try:
+        return int(req.query.get(name, default))
+    except ValueError:
+        raise ApiError(400, "Bad Request", f"{name} must be a whole number.") from None
 
 
 def _push_routes(prefix: str) -> None:

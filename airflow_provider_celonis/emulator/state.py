@@ -38,6 +38,18 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# A data job's timeStamp as read live in July 2022 (a January 2022 change date), not an execution time.
+JOB_CHANGED_AT_MS = 1642237998799
+
+
+def _choice(settings: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    """A seed switch: its value, or the first (evidence-following) one; anything else is a seed error."""
+    value = str(settings.get(name, allowed[0])).lower()
+    if value not in allowed:
+        raise ValueError(f"Seed setting {name}={value!r}: use one of {', '.join(allowed)}.")
+    return value
+
+
 def epoch_ms(seconds: float | None) -> int | None:
     """Celonis-style epoch milliseconds."""
     return None if seconds is None else int(seconds * 1000)
@@ -132,6 +144,14 @@ class EmulatorState:
             # How long a new load or execution stays invisible to status reads after it was started:
             # Celonis registers it asynchronously, so a read right after the trigger shows the previous one.
             self.registration_seconds = float(settings.get("registration_seconds", 0.0))
+            # Seed switches where the evidence allows two answers (docs/emulator.md, "Seed switches"):
+            # a second start while one runs: no source shows a 409, so by default it starts a second run.
+            self.start_conflict = _choice(settings, "start_conflict", ("second_run", "409"))
+            # The live job status of 2022 had no latestExecutionItemId; pycelonis declares it.
+            self.job_status_has_latest_execution_item = _choice(
+                settings, "job_status_has_latest_execution_item", ("false", "true")) == "true"
+            # last-load of a model that was never loaded: not documented; 404 or an empty 204.
+            self.last_load_never_loaded = _choice(settings, "last_load_never_loaded", ("404", "204"))
             limits = settings.get("rate_limits", {})
             self.push_per_second = int(limits.get("push_execute_per_second", 10))
             self.push_per_hour = int(limits.get("push_execute_per_hour", 250))
@@ -268,7 +288,7 @@ class EmulatorState:
             model = self.data_model(pool_id, dm_id)
             now = self.clock()
             runs = self.loads.setdefault((pool_id, dm_id), [])
-            if runs and runs[-1].status(now, "RUNNING") == "RUNNING":
+            if self.start_conflict == "409" and runs and runs[-1].status(now, "RUNNING") == "RUNNING":
                 raise ApiError(409, "Conflict", f"A load of data model {dm_id} is already running.",
                                "LOAD_ALREADY_RUNNING")
             if table_ids is not None:
@@ -296,6 +316,8 @@ class EmulatorState:
             self.data_model(pool_id, dm_id)
             runs = self._visible(self.loads.get((pool_id, dm_id)))
             if not runs:
+                if self.last_load_never_loaded == "404":
+                    raise ApiError(404, "Not Found", f"Data model {dm_id} has no load yet.", "NOT_FOUND")
                 return None
             run, now = runs[-1], self.clock()
             status = run.status(now, "RUNNING")
@@ -322,7 +344,8 @@ class EmulatorState:
                 raise ApiError(400, "Bad Request", f"Unknown mode {mode!r}: use FULL or DELTA.", "INVALID_MODE")
             now = self.clock()
             runs = self.executions.setdefault((pool_id, job_id), [])
-            if runs and runs[-1].status(now, "RUNNING", "QUEUED") in ("RUNNING", "QUEUED"):
+            if self.start_conflict == "409" and runs \
+                    and runs[-1].status(now, "RUNNING", "QUEUED") in ("RUNNING", "QUEUED"):
                 raise ApiError(409, "Conflict", f"Data job {job_id} is already running.", "JOB_ALREADY_RUNNING")
             fault = self.take_fault("POST", path, outcome_only=True)
             runs.append(Run(
@@ -333,37 +356,129 @@ class EmulatorState:
             ))
 
     def job_status(self, pool_id: str, job_id: str) -> dict[str, Any]:
+        """JobTransport: ``timeStamp`` is when the job was last changed, not an execution time (live, 2022)."""
         with self.lock:
             job = self.data_job(pool_id, job_id)
             runs = self._visible(self.executions.get((pool_id, job_id)))
             now = self.clock()
             current = latest = status = None
-            stamp = None
             if runs:
                 run = runs[-1]
                 status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
-                if status in ("QUEUED", "RUNNING"):
-                    current = run.id
-                    latest = runs[-2].id if len(runs) > 1 else None
-                else:
-                    latest = run.id
-                stamp = epoch_ms(run.ended(now) or run.started)
-            return {"id": job_id, "name": job.get("name"), "dataPoolId": pool_id, "dataSourceId": None,
-                    "timeStamp": stamp, "status": status, "currentExecutionId": current,
-                    "dagBasedExecutionEnabled": False, "latestExecutionItemId": latest}
+                current = run.id if status in ("QUEUED", "RUNNING") else None
+                latest = self._job_item_id(run)
+            answer = {"id": job_id, "name": job.get("name"), "dataPoolId": pool_id, "dataSourceId": None,
+                      "timeStamp": job.get("time_stamp", JOB_CHANGED_AT_MS), "status": status,
+                      "currentExecutionId": current, "dagBasedExecutionEnabled": False}
+            if self.job_status_has_latest_execution_item:
+                answer["latestExecutionItemId"] = latest
+            return answer
 
-    def job_executions(self, pool_id: str, job_id: str) -> dict[str, Any]:
+    @staticmethod
+    def _job_item_id(run: Run) -> str:
+        return f"{run.id}-job"
+
+    def _job_tasks(self, job: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tasks an execution runs: the job's extractions and transformations, or one default task."""
+        tasks = [*job.get("extractions", []), *job.get("transformations", [])]
+        if not tasks:
+            tasks = [{"id": f"{job['id']}-task", "name": f"Run {job.get('name') or job['id']}"}]
+        return [{"id": str(t.get("id")), "name": t.get("name") or str(t.get("id"))} for t in tasks]
+
+    def _execution_item(self, pool_id: str, job: dict[str, Any], run: Run, now: float, *, item_type: str = "JOB",
+                        task: dict[str, Any] | None = None, order: int = 0) -> dict[str, Any]:
+        """An ExecutionItem as pycelonis 2.20 declares it: ids, status, dates, type, mode; no message."""
+        status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
+        if task is not None and status == "FAIL" and not self._is_failing_task(job, task):
+            status = "SUCCESS" if order < len(self._job_tasks(job)) - 1 else "SKIPPED"
+        return {
+            "id": self._job_item_id(run) if task is None else f"{run.id}-{task['id']}",
+            "poolId": pool_id, "poolName": self.pools[pool_id].get("name"), "executionId": run.id,
+            "schedulingId": None, "jobId": job["id"], "taskId": None if task is None else task["id"],
+            "stepId": None, "name": job.get("name") if task is None else task["name"], "status": status,
+            "dataPoolVersion": 1, "startDate": epoch_ms(run.started), "endDate": epoch_ms(run.ended(now)),
+            "type": item_type, "mode": run.kind, "schedulingName": None, "executionOrder": order,
+            "monitored": True,
+        }
+
+    def _is_failing_task(self, job: dict[str, Any], task: dict[str, Any]) -> bool:
+        """The last task of a failing execution is the one that failed (the others succeeded)."""
+        return task["id"] == self._job_tasks(job)[-1]["id"]
+
+    def _run_of(self, pool_id: str, job_id: str, execution_id: str | None) -> Run:
+        for run in self._visible(self.executions.get((pool_id, job_id))):
+            if run.id == execution_id:
+                return run
+        raise ApiError(404, "Not Found", f"No execution {execution_id} of data job {job_id}.", "NOT_FOUND")
+
+    def job_executions(self, pool_id: str, job_id: str, limit: int = 10, page: int = 0) -> dict[str, Any]:
+        """``{executionItems, numOfPages}``: the job's executions, newest first, paged."""
         with self.lock:
-            self.data_job(pool_id, job_id)
+            job = self.data_job(pool_id, job_id)
             now = self.clock()
-            items = []
-            for run in reversed(self._visible(self.executions.get((pool_id, job_id)))):
-                status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
-                items.append({"id": run.id, "executionId": run.id, "jobId": job_id, "poolId": pool_id,
-                              "status": status, "mode": run.kind, "type": "JOB",
-                              "startDate": epoch_ms(run.started), "endDate": epoch_ms(run.ended(now)),
-                              "message": run.message if status in ("FAIL", "CANCEL") else None})
-            return {"executionItems": items, "numOfPages": 1}
+            runs = list(reversed(self._visible(self.executions.get((pool_id, job_id)))))
+            limit = max(1, limit)
+            items = [self._execution_item(pool_id, job, run, now) for run in runs[page * limit:(page + 1) * limit]]
+            return {"executionItems": items, "numOfPages": max(1, -(-len(runs) // limit))}
+
+    def execution_items(self, pool_id: str, execution_id: str | None, item_type: str,
+                        job_id: str | None) -> list[dict[str, Any]]:
+        """``logs/executions``: the items of one execution of the given type (JOB or TASK)."""
+        with self.lock:
+            self.pool(pool_id)
+            job = self.data_job(pool_id, job_id or "")
+            run, now = self._run_of(pool_id, job["id"], execution_id), self.clock()
+            if item_type == "JOB":
+                return [self._execution_item(pool_id, job, run, now)]
+            if item_type != "TASK":
+                return []
+            return [self._execution_item(pool_id, job, run, now, item_type="TASK", task=task, order=i)
+                    for i, task in enumerate(self._job_tasks(job))]
+
+    def execution_detail(self, pool_id: str, execution_id: str | None, item_id: str | None,
+                         levels: set[str]) -> dict[str, Any]:
+        """``logs/executions/detail``: ``{logMessages, numOfPages}`` of one task of an execution."""
+        with self.lock:
+            self.pool(pool_id)
+            for (pool, job_id), runs in self.executions.items():
+                if pool != pool_id:
+                    continue
+                for run in self._visible(runs):
+                    if run.id != execution_id:
+                        continue
+                    job, now = self.data_jobs[(pool, job_id)], self.clock()
+                    messages = []
+                    for order, task in enumerate(self._job_tasks(job)):
+                        if item_id not in (task["id"], f"{run.id}-{task['id']}"):
+                            continue
+                        item = self._execution_item(pool_id, job, run, now, item_type="TASK", task=task, order=order)
+                        messages.append(("INFO", f"Task {task['name']} started."))
+                        if item["status"] in ("FAIL", "CANCEL") and run.message:
+                            messages.append(("ERROR", run.message))
+                        elif item["status"] == "SUCCESS":
+                            messages.append(("INFO", f"Task {task['name']} finished."))
+                    return {"logMessages": [
+                        {"id": f"{run.id}-{i}", "executionItemId": f"{run.id}-{item_id}", "level": level,
+                         "date": epoch_ms(run.started), "logMessage": text, "logTranslationCode": None,
+                         "logTranslationParameters": []}
+                        for i, (level, text) in enumerate(messages) if not levels or level in levels],
+                        "numOfPages": 1}
+            raise ApiError(404, "Not Found", f"No execution {execution_id} in pool {pool_id}.", "NOT_FOUND")
+
+    def job_statuses(self, pool_id: str) -> list[dict[str, Any]]:
+        """``logs/status``: EntityStatus ``{id, status, lastExecutionStartDate}`` of every job of the pool."""
+        with self.lock:
+            self.pool(pool_id)
+            now, answer = self.clock(), []
+            for (pool, job_id), _job in self.data_jobs.items():
+                if pool != pool_id:
+                    continue
+                runs = self._visible(self.executions.get((pool, job_id)))
+                last = runs[-1] if runs else None
+                answer.append({"id": job_id,
+                               "status": last.status(now, "RUNNING", "QUEUED", canceled="CANCEL") if last else None,
+                               "lastExecutionStartDate": epoch_ms(last.started) if last else None})
+            return answer
 
     def cancel_job(self, pool_id: str, job_id: str) -> None:
         with self.lock:
