@@ -71,7 +71,10 @@ def match_name(kind: str, where: str, items: Sequence[tuple[str, str | None]], n
     by_folded: dict[str, str] = {}
     for item_name in names:
         by_folded.setdefault(item_name.casefold(), item_name)
-    near = difflib.get_close_matches(name.casefold(), list(by_folded), n=MAX_NEAR_MATCHES, cutoff=0.6)
+    folded = name.casefold()
+    near = difflib.get_close_matches(folded, list(by_folded), n=MAX_NEAR_MATCHES, cutoff=0.6)
+    near += [n for n in by_folded if folded in n and n not in near]  # a part of the name: "Sales" for "Sales EU"
+    near = near[:MAX_NEAR_MATCHES]
     hint = f" Did you mean {', '.join(repr(by_folded[n]) for n in near)}?" if near else ""
     raise CelonisNameNotFoundError(f"No {kind} is named {name!r} {where}.{hint} The {kind}s there: {_listing(names)}.")
 
