@@ -655,6 +655,23 @@ class DataJobSelection:
             raise ValueError(f"{label} must be a list (or None for all of them), not {value!r}.")
         return list(value)
 
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> DataJobSelection:
+        """The selection back from ``to_body()`` (for XCom, trigger kwargs or a templated JSON field)."""
+        extractions = [
+            ExtractionSelection(e.get("extractionId", ""), e.get("tables") if e.get("loadOnlySubsetOfTables") else None)
+            for e in body.get("extractions") or []
+        ]
+        loads = [DataModelLoadSelection(d.get("dataModelExecutionId", ""), d.get("tables") or ())
+                 for d in body.get("dataModels") or []]
+        return cls(
+            mode=body.get("mode", DataJobMode.DELTA),
+            extractions=extractions if body.get("executeOnlySubsetOfExtractions") else None,
+            transformations=list(body.get("transformations") or []) if body.get("executeOnlySubsetOfTransformations")
+            else None,
+            data_models=loads if body.get("loadOnlySubsetOfDataModels") else None,
+        )
+
     def to_body(self) -> dict[str, Any]:
         """The ``JobExecutionConfiguration`` JSON Celonis's client sends (pool and job ids go in the path)."""
         return {

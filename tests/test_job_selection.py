@@ -50,6 +50,10 @@ def test_body_is_the_clients_job_execution_configuration():
         "loadOnlySubsetOfDataModels": True,
         "dataModels": [{"dataModelExecutionId": LOAD, "tables": [VBAK]}],
     }
+    assert DataJobSelection.from_body(selection.to_body()) == selection
+    assert DataJobSelection.from_body(DataJobSelection(transformations=[]).to_body()) == DataJobSelection(
+        transformations=[]
+    )
     everything = DataJobSelection().to_body()
     assert everything["mode"] == "DELTA"
     assert not everything["executeOnlySubsetOfExtractions"] and everything["extractions"] == []
