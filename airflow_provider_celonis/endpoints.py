@@ -90,6 +90,53 @@ def data_job_executions(pool_id: str, job_id: str) -> Endpoint:
     return Endpoint("GET", f"/integration/api/pools/{_q(pool_id)}/logs/{_q(job_id)}/executions", True)
 
 
+# --- discovery, job subsets, load history [client: Celonis's Python client, pycelonis 2.14-2.20] -------
+
+# The query parameter that makes a load "from cache" (false) or complete (true) on load and partial-sync.
+FULL_RELOAD_PARAM = "fullReload"
+
+
+def _pool(pool_id: str) -> str:
+    return f"/integration/api/pools/{_q(pool_id)}"
+
+
+def list_data_models(pool_id: str) -> Endpoint:
+    """[client] The data models of a pool (``id``, ``name``, ``poolId``, ``tables`` ...)."""
+    return Endpoint("GET", f"{_pool(pool_id)}/data-models", True)
+
+
+def list_data_jobs(pool_id: str) -> Endpoint:
+    """[client; live 200] The data jobs of a pool (``id``, ``name``, ``dataPoolId`` ...)."""
+    return Endpoint("GET", f"{_pool(pool_id)}/jobs", True)
+
+
+def list_pool_tables(pool_id: str) -> Endpoint:
+    """[client] The tables of a pool with their columns (``name``, ``schemaName``, ``columns`` ...)."""
+    return Endpoint("GET", f"{_pool(pool_id)}/tables", True)
+
+
+def data_job_tasks(pool_id: str, job_id: str) -> Endpoint:
+    """[client] The tasks (extractions, transformations) of a data job; the trailing slash is the client's."""
+    return Endpoint("GET", f"{_pool(pool_id)}/jobs/{_q(job_id)}/tasks/", True)
+
+
+def data_job_loads(pool_id: str, job_id: str) -> Endpoint:
+    """[client] The data model loads inside a data job (``dataModelExecution`` records with their tables)."""
+    return Endpoint("GET", f"{_pool(pool_id)}/jobs/{_q(job_id)}/loads", True)
+
+
+def data_job_execute_subset(pool_id: str, job_id: str) -> Endpoint:
+    """[client; live 204] Execute chosen extractions, transformations and data model loads of a job (JSON body)."""
+    return Endpoint("POST", f"{_pool(pool_id)}/jobs/{_q(job_id)}/execute", REPEATABLE_START)
+
+
+def data_model_load_history(pool_id: str, data_model_id: str) -> Endpoint:
+    """[client] The current load, the load history and per-table row counts of a data model."""
+    return Endpoint(
+        "GET", f"{_pool(pool_id)}/data-models/{_q(data_model_id)}/load-history/load-info-sync", True
+    )
+
+
 def _push_jobs(pool_id: str) -> str:
     return f"/data-ingestion/api/v1/data-push/{_q(pool_id)}/jobs/"
 

@@ -399,6 +399,338 @@ class DataPool:
         return cls(id=str(raw["id"]), name=raw.get("name"))
 
 
+# --- discovery records (pycelonis transports; field names as the client reads them) -----------------
+
+
+@dataclass(frozen=True)
+class DataModel:
+    """A process data model of a pool (``GET /integration/api/pools/{p}/data-models``)."""
+
+    id: str
+    name: str | None = None
+    pool_id: str | None = None
+    description: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataModel:
+        """Build from a ``DataModelTransport``."""
+        return cls(id=str(raw["id"]), name=raw.get("name"), pool_id=_str_or_none(raw.get("poolId")),
+                   description=raw.get("description"))
+
+
+@dataclass(frozen=True)
+class DataJobSummary:
+    """A data job as listed by ``GET /integration/api/pools/{p}/jobs`` (a ``JobTransport``)."""
+
+    id: str
+    name: str | None = None
+    data_pool_id: str | None = None
+    data_source_id: str | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataJobSummary:
+        """Build from a ``JobTransport`` (its status fields are read by ``DataJob`` instead)."""
+        return cls(id=str(raw["id"]), name=raw.get("name"), data_pool_id=_str_or_none(raw.get("dataPoolId")),
+                   data_source_id=_str_or_none(raw.get("dataSourceId")))
+
+
+@dataclass(frozen=True)
+class PoolColumn:
+    """A column of a pool table: name, Celonis type (STRING, DATE, FLOAT, INTEGER) and length."""
+
+    name: str
+    type: str | None = None
+    length: int | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> PoolColumn:
+        """Build from a ``PoolColumn``."""
+        return cls(name=str(raw.get("name")), type=raw.get("type"), length=raw.get("length"))
+
+
+@dataclass(frozen=True)
+class PoolTable:
+    """A table (or view) stored in a data pool (``GET /integration/api/pools/{p}/tables``)."""
+
+    name: str
+    schema_name: str | None = None
+    data_source_id: str | None = None
+    data_source_name: str | None = None
+    type: str | None = None  # TABLE or VIEW
+    available: bool | None = None
+    columns: tuple[PoolColumn, ...] = ()
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> PoolTable:
+        """Build from a ``PoolTable``; ``columns`` may be absent."""
+        return cls(
+            name=str(raw.get("name")), schema_name=raw.get("schemaName"),
+            data_source_id=_str_or_none(raw.get("dataSourceId")), data_source_name=raw.get("dataSourceName"),
+            type=raw.get("type"), available=raw.get("available"),
+            columns=tuple(PoolColumn.from_api(c) for c in raw.get("columns") or [] if isinstance(c, dict)),
+        )
+
+
+class TaskType(_TolerantEnum):
+    """The kind of a task inside a data job."""
+
+    EXTRACTION = "EXTRACTION"
+    TRANSFORMATION = "TRANSFORMATION"
+    DATA_MODEL_LOAD = "DATA_MODEL_LOAD"
+    UNKNOWN = "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """A task of a data job (``GET …/jobs/{j}/tasks/``); ``id`` is what the execute body names."""
+
+    id: str
+    name: str | None
+    task_type: TaskType
+    task_id: str | None = None
+    job_id: str | None = None
+    execution_order: int | None = None
+    disabled: bool = False
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> JobTask:
+        """Build from a ``TaskInstanceTransport``."""
+        return cls(id=str(raw["id"]), name=raw.get("name"), task_type=TaskType.parse(raw.get("taskType")),
+                   task_id=_str_or_none(raw.get("taskId")), job_id=_str_or_none(raw.get("jobId")),
+                   execution_order=raw.get("executionOrder"), disabled=bool(raw.get("disabled")))
+
+
+@dataclass(frozen=True)
+class DataModelExecutionTable:
+    """A table of a data model load inside a job, and whether that load reloads it."""
+
+    id: str
+    alias_or_name: str | None = None
+    selected: bool | None = None
+
+
+@dataclass(frozen=True)
+class DataModelExecution:
+    """A data model load inside a data job (``GET …/jobs/{j}/loads``); ``id`` is ``dataModelExecutionId``."""
+
+    id: str
+    data_model_id: str | None = None
+    data_model_name: str | None = None
+    job_id: str | None = None
+    disabled: bool = False
+    partial_load: bool | None = None
+    tables: tuple[DataModelExecutionTable, ...] = ()
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> DataModelExecution:
+        """Build from a ``DataModelExecutionTransport``."""
+        tables = tuple(
+            DataModelExecutionTable(id=str(t.get("id")), alias_or_name=t.get("aliasOrName"), selected=t.get("selected"))
+            for t in raw.get("tables") or [] if isinstance(t, dict)
+        )
+        return cls(id=str(raw["id"]), data_model_id=_str_or_none(raw.get("dataModelId")),
+                   data_model_name=raw.get("dataModelName"), job_id=_str_or_none(raw.get("jobId")),
+                   disabled=bool(raw.get("disabled")), partial_load=raw.get("partialLoad"), tables=tables)
+
+
+def _ids(label: str, values: Any) -> tuple[str, ...]:
+    """A tuple of non-blank, distinct ids, or a ``ValueError`` naming the bad entry."""
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise ValueError(f"{label} must be a list of ids, not {values!r}.")
+    out: list[str] = []
+    for value in values:
+        text = str(value).strip() if isinstance(value, str) else ""
+        if not text:
+            raise ValueError(f"{label} has an empty or non-text id {value!r}: copy the ids from list_data_job_tasks "
+                             "/ list_data_job_loads.")
+        if text in out:
+            raise ValueError(f"{label} names {text!r} twice.")
+        out.append(text)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ExtractionSelection:
+    """One extraction task to run, optionally only some of its tables (``tables=None`` = all of them)."""
+
+    extraction_id: str
+    tables: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        """Check the id and the table names before anything is sent."""
+        object.__setattr__(self, "extraction_id", _ids("extraction_id", [self.extraction_id])[0])
+        if self.tables is not None:
+            tables = _ids(f"tables of extraction {self.extraction_id}", self.tables)
+            if not tables:
+                raise ValueError(f"tables of extraction {self.extraction_id} is empty: leave it None to extract "
+                                 "every table, or name at least one.")
+            object.__setattr__(self, "tables", tables)
+
+    def to_body(self) -> dict[str, Any]:
+        """The ``ExtractionConfiguration`` JSON."""
+        return {"extractionId": self.extraction_id, "loadOnlySubsetOfTables": self.tables is not None,
+                "tables": list(self.tables or ())}
+
+
+@dataclass(frozen=True)
+class DataModelLoadSelection:
+    """One data model load of the job to run, reloading the given table ids (all tables to reload)."""
+
+    data_model_execution_id: str
+    tables: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Check the id and the table ids before anything is sent."""
+        object.__setattr__(self, "data_model_execution_id",
+                           _ids("data_model_execution_id", [self.data_model_execution_id])[0])
+        tables = _ids(f"tables of data model load {self.data_model_execution_id}", self.tables)
+        if not tables:
+            raise ValueError(f"tables of data model load {self.data_model_execution_id} is empty: name every table "
+                             "id to reload (list_data_job_loads shows them).")
+        object.__setattr__(self, "tables", tables)
+
+    def to_body(self) -> dict[str, Any]:
+        """The ``DataModelExecutionConfiguration`` JSON."""
+        return {"dataModelExecutionId": self.data_model_execution_id, "tables": list(self.tables)}
+
+
+def _extraction(value: Any) -> ExtractionSelection:
+    if isinstance(value, ExtractionSelection):
+        return value
+    if isinstance(value, str):
+        return ExtractionSelection(value)
+    if isinstance(value, dict):
+        return ExtractionSelection(value.get("extraction_id", value.get("extractionId", "")), value.get("tables"))
+    raise ValueError(f"An extraction must be an id, a dict {{'extraction_id', 'tables'}} or an ExtractionSelection, "
+                     f"not {value!r}.")
+
+
+def _data_model_load(value: Any) -> DataModelLoadSelection:
+    if isinstance(value, DataModelLoadSelection):
+        return value
+    if isinstance(value, dict):
+        return DataModelLoadSelection(value.get("data_model_execution_id", value.get("dataModelExecutionId", "")),
+                                      value.get("tables", ()))
+    raise ValueError(f"A data model load must be a dict {{'data_model_execution_id', 'tables'}} or a "
+                     f"DataModelLoadSelection, not {value!r}.")
+
+
+@dataclass(frozen=True)
+class DataJobSelection:
+    """Which parts of a data job to execute; the body of ``POST /integration/api/pools/{p}/jobs/{j}/execute``.
+
+    For each of ``extractions``, ``transformations`` and ``data_models``: ``None`` runs all of them (as
+    a plain execute does); a list runs only those, and an empty list runs none. Extractions may be
+    given as ids, ``{"extraction_id", "tables"}`` dicts or ``ExtractionSelection``; data model loads as
+    ``{"data_model_execution_id", "tables"}`` dicts or ``DataModelLoadSelection``. Bad input raises
+    ``ValueError`` here, before any request.
+    """
+
+    mode: DataJobMode = DataJobMode.DELTA
+    extractions: tuple[ExtractionSelection, ...] | None = None
+    transformations: tuple[str, ...] | None = None
+    data_models: tuple[DataModelLoadSelection, ...] | None = None
+
+    def __post_init__(self) -> None:
+        """Normalise and check every part."""
+        object.__setattr__(self, "mode", DataJobMode.parse(self.mode))
+        if self.extractions is not None:
+            items = self._list("extractions", self.extractions)
+            extractions = tuple(_extraction(item) for item in items)
+            _ids("extractions", [e.extraction_id for e in extractions])  # no id twice
+            object.__setattr__(self, "extractions", extractions)
+        if self.transformations is not None:
+            object.__setattr__(self, "transformations", _ids("transformations", self.transformations))
+        if self.data_models is not None:
+            loads = tuple(_data_model_load(item) for item in self._list("data_models", self.data_models))
+            _ids("data_models", [d.data_model_execution_id for d in loads])
+            object.__setattr__(self, "data_models", loads)
+        if self.extractions == () and self.transformations == () and self.data_models == ():
+            raise ValueError("This data job selection runs nothing (extractions, transformations and data_models "
+                             "are all empty): leave one of them None to run all of its kind, or name some.")
+
+    @staticmethod
+    def _list(label: str, value: Any) -> list[Any]:
+        if isinstance(value, str | dict) or not isinstance(value, list | tuple):
+            raise ValueError(f"{label} must be a list (or None for all of them), not {value!r}.")
+        return list(value)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> DataJobSelection:
+        """The selection back from ``to_body()`` (for XCom, trigger kwargs or a templated JSON field)."""
+        extractions = [
+            ExtractionSelection(e.get("extractionId", ""), e.get("tables") if e.get("loadOnlySubsetOfTables") else None)
+            for e in body.get("extractions") or []
+        ]
+        loads = [DataModelLoadSelection(d.get("dataModelExecutionId", ""), d.get("tables") or ())
+                 for d in body.get("dataModels") or []]
+        return cls(
+            mode=body.get("mode", DataJobMode.DELTA),
+            extractions=extractions if body.get("executeOnlySubsetOfExtractions") else None,
+            transformations=list(body.get("transformations") or []) if body.get("executeOnlySubsetOfTransformations")
+            else None,
+            data_models=loads if body.get("loadOnlySubsetOfDataModels") else None,
+        )
+
+    def to_body(self) -> dict[str, Any]:
+        """The ``JobExecutionConfiguration`` JSON Celonis's client sends (pool and job ids go in the path)."""
+        return {
+            "mode": self.mode.value,
+            "executeOnlySubsetOfExtractions": self.extractions is not None,
+            "extractions": [e.to_body() for e in self.extractions or ()],
+            "executeOnlySubsetOfTransformations": self.transformations is not None,
+            "transformations": list(self.transformations or ()),
+            "loadOnlySubsetOfDataModels": self.data_models is not None,
+            "dataModels": [d.to_body() for d in self.data_models or ()],
+        }
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    """One table of the live data model and the rows it holds after the load."""
+
+    table_id: str | None
+    table_name: str | None
+    row_count: int | None = None
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> TableLoad:
+        """Build from a ``DataModelLoadTableTransport``."""
+        return cls(table_id=_str_or_none(raw.get("tableId")), table_name=raw.get("tableName"),
+                   row_count=raw.get("tableRowCount"))
+
+
+@dataclass(frozen=True)
+class LoadHistory:
+    """A data model's current load, earlier loads and table row counts (``…/load-history/load-info-sync``)."""
+
+    current: DataModelLoad | None
+    history: tuple[DataModelLoad, ...] = ()
+    last_successful: DataModelLoad | None = None
+    tables: tuple[TableLoad, ...] = ()
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table name of the live data model (tables without a count are left out)."""
+        return {t.table_name or t.table_id or "": t.row_count for t in self.tables if t.row_count is not None}
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any] | None) -> LoadHistory:
+        """Build from a ``DataModelLoadSyncTransport``; every part may be missing."""
+        raw = raw or {}
+        info = raw.get("loadInfo") or {}
+        history = raw.get("loadHistory") or {}
+        current = info.get("currentComputeLoad")
+        last_ok = history.get("lastSuccessfulDataModel")
+        live = info.get("liveDataModel") or {}
+        return cls(
+            current=DataModelLoad.from_api(current) if current else None,
+            history=tuple(DataModelLoad.from_api(h) for h in history.get("dataLoadHistory") or [] if h),
+            last_successful=DataModelLoad.from_api(last_ok) if last_ok else None,
+            tables=tuple(TableLoad.from_api(t) for t in live.get("tableLoads") or [] if isinstance(t, dict)),
+        )
+
+
 def _str_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 

@@ -20,6 +20,11 @@ DEMO_FAILING_DATA_MODEL_ID = "8f2c4d1e-0000-4000-8000-0000000000d2"
 DEMO_DATA_JOB_ID = "8f2c4d1e-0000-4000-8000-0000000000a1"
 DEMO_FAILING_DATA_JOB_ID = "8f2c4d1e-0000-4000-8000-0000000000a2"
 DEMO_CONNECTION_ID = "8f2c4d1e-0000-4000-8000-0000000000c1"
+# Tasks of the demo data job (ids are task instance ids, what the execute body names) and its data model load.
+DEMO_EXTRACTION_ID = "8f2c4d1e-0000-4000-8000-0000000000b1"
+DEMO_TRANSFORMATION_ID = "8f2c4d1e-0000-4000-8000-0000000000b2"
+DEMO_SECOND_TRANSFORMATION_ID = "8f2c4d1e-0000-4000-8000-0000000000b3"
+DEMO_DATA_MODEL_LOAD_ID = "8f2c4d1e-0000-4000-8000-0000000000f1"
 DEMO_S3_ACCESS_KEY = "DEMOACCESSKEY"
 DEMO_S3_SECRET_KEY = "demo-s3-secret"
 
@@ -44,11 +49,11 @@ DEMO_SEED: dict[str, Any] = {
                     "load_outcome": "SUCCESS",
                     "tables": [
                         {"id": "8f2c4d1e-0000-4000-8000-0000000000e1", "name": "VBAK", "alias": "orders",
-                         "dataSourceId": None},
+                         "dataSourceId": None, "row_count": 1200},
                         {"id": "8f2c4d1e-0000-4000-8000-0000000000e2", "name": "VBAP", "alias": "order_items",
-                         "dataSourceId": None},
+                         "dataSourceId": None, "row_count": 4800},
                         {"id": "8f2c4d1e-0000-4000-8000-0000000000e3", "name": "LIKP", "alias": None,
-                         "dataSourceId": None},
+                         "dataSourceId": None, "row_count": 900},
                     ],
                 },
                 {
@@ -62,7 +67,12 @@ DEMO_SEED: dict[str, Any] = {
                 },
             ],
             "data_jobs": [
-                {"id": DEMO_DATA_JOB_ID, "name": "Extract orders", "run_seconds": 3, "outcome": "SUCCESS"},
+                {"id": DEMO_DATA_JOB_ID, "name": "Extract orders", "run_seconds": 3, "outcome": "SUCCESS",
+                 "extractions": [{"id": DEMO_EXTRACTION_ID, "name": "Extract SAP orders",
+                                  "tables": ["VBAK", "VBAP", "LIKP"]}],
+                 "transformations": [{"id": DEMO_TRANSFORMATION_ID, "name": "Create activity table"},
+                                     {"id": DEMO_SECOND_TRANSFORMATION_ID, "name": "Enrich orders"}],
+                 "data_model_loads": [{"id": DEMO_DATA_MODEL_LOAD_ID, "data_model_id": DEMO_DATA_MODEL_ID}]},
                 {"id": DEMO_FAILING_DATA_JOB_ID, "name": "Transform (always fails)", "run_seconds": 2,
                  "outcome": "FAIL", "message": "Transformation 'Create activity table' failed: division by zero"},
             ],

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from airflow_provider_celonis.emulator import s3, tables
+from airflow_provider_celonis.emulator import catalog, s3, tables
 from airflow_provider_celonis.emulator.seed import validate_seed
 from airflow_provider_celonis.emulator.state import DATA_POOL_SCOPES, PUSH_SCOPES, ApiError, EmulatorState
 
@@ -112,7 +112,7 @@ def data_model_tables(state: EmulatorState, req: Request) -> Response:
 
 @api.add("POST", "/integration/api/v1/data-pools/{pool}/data-models/{dm}/load")
 def data_model_load(state: EmulatorState, req: Request) -> Response:
-    state.start_load(req.params["pool"], req.params["dm"], None, req.path)
+    state.start_load(req.params["pool"], req.params["dm"], None, req.path, catalog.full_reload_param(req.query))
     return 200, None
 
 
@@ -121,7 +121,7 @@ def data_model_partial_load(state: EmulatorState, req: Request) -> Response:
     body = req.json()
     if not isinstance(body, list) or not all(isinstance(t, str) for t in body):
         raise ApiError(400, "Bad Request", "The body must be a JSON list of table ids.", "INVALID_BODY")
-    state.start_load(req.params["pool"], req.params["dm"], body, req.path)
+    state.start_load(req.params["pool"], req.params["dm"], body, req.path, catalog.full_reload_param(req.query))
     return 200, None
 
 
@@ -308,6 +308,9 @@ def admin_revoke(state: EmulatorState, req: Request) -> Response:
 def admin_ingestion(state: EmulatorState, req: Request) -> Response:
     with state.lock:
         return 200, list(state.ingestion_log)
+
+
+catalog.register_routes(api, admin)  # discovery, job subsets, load history (emulator/catalog.py)
 
 
 # --- the handler ------------------------------------------------------------------------------

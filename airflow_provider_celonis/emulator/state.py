@@ -55,6 +55,16 @@ def epoch_ms(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds * 1000)
 
 
+def load_type(table_ids: list[str] | None, full_reload: bool | None) -> str:
+    """The loadType of a new load: PARTIAL, FROM_CACHE (complete with fullReload=false [client]) or COMPLETE.
+
+    A partial-sync stays PARTIAL whatever fullReload says [guess]; the flag is kept on the run.
+    """
+    if table_ids is not None:
+        return "PARTIAL"
+    return "FROM_CACHE" if full_reload is False else "COMPLETE"
+
+
 @dataclass
 class Principal:
     """Who made a request (never the credential itself)."""
@@ -83,6 +93,8 @@ class Run:
     canceled_at: float | None = None
     table_ids: list[str] = field(default_factory=list)
     visible_at: float = 0.0  # before this, status reads still show the previous run (registration delay)
+    full_reload: bool | None = None  # the fullReload query parameter a load was started with
+    subset: dict[str, Any] | None = None  # what a subset execution of a data job ran (emulator/catalog.py)
 
     def status(self, now: float, running: str, queued: str | None = None, canceled: str = "CANCELED") -> str:
         if self.canceled_at is not None:
@@ -283,7 +295,8 @@ class EmulatorState:
 
     # --- data model loads ---------------------------------------------------------------------
 
-    def start_load(self, pool_id: str, dm_id: str, table_ids: list[str] | None, path: str) -> None:
+    def start_load(self, pool_id: str, dm_id: str, table_ids: list[str] | None, path: str,
+                   full_reload: bool | None = None) -> None:
         with self.lock:
             model = self.data_model(pool_id, dm_id)
             now = self.clock()
@@ -302,8 +315,8 @@ class EmulatorState:
                 id=str(uuid.uuid4()), started=now, duration=float(model.get("load_seconds", 2)),
                 outcome=(fault.outcome if fault else model.get("load_outcome", "SUCCESS")).upper(),
                 message=(fault.message if fault else model.get("load_message")),
-                kind="PARTIAL" if table_ids is not None else "COMPLETE", table_ids=table_ids or [],
-                visible_at=now + self.registration_seconds,
+                kind=load_type(table_ids, full_reload), table_ids=table_ids or [],
+                visible_at=now + self.registration_seconds, full_reload=full_reload,
             ))
 
     def _visible(self, runs: list[Run] | None) -> list[Run]:
@@ -337,7 +350,8 @@ class EmulatorState:
 
     # --- data jobs ----------------------------------------------------------------------------
 
-    def execute_job(self, pool_id: str, job_id: str, mode: str | None, path: str) -> None:
+    def execute_job(self, pool_id: str, job_id: str, mode: str | None, path: str,
+                    subset: dict[str, Any] | None = None) -> None:
         with self.lock:
             job = self.data_job(pool_id, job_id)
             if mode not in ("FULL", "DELTA"):
@@ -352,7 +366,7 @@ class EmulatorState:
                 id=str(uuid.uuid4()), started=now, duration=float(job.get("run_seconds", 2)),
                 outcome=(fault.outcome if fault else job.get("outcome", "SUCCESS")).upper(),
                 message=(fault.message if fault else job.get("message")), kind=mode,
-                visible_at=now + self.registration_seconds,
+                visible_at=now + self.registration_seconds, subset=subset,
             ))
 
     def job_status(self, pool_id: str, job_id: str) -> dict[str, Any]:

@@ -34,10 +34,17 @@ from airflow_provider_celonis.hooks._multipart import MultipartFileBody
 from airflow_provider_celonis.models import (
     DataJob,
     DataJobMode,
+    DataJobSelection,
+    DataJobSummary,
+    DataModel,
+    DataModelExecution,
     DataModelLoad,
     DataModelTable,
     DataPool,
     ExecutionLog,
+    JobTask,
+    LoadHistory,
+    PoolTable,
     PushChunk,
     PushFileType,
     PushJob,
@@ -211,15 +218,28 @@ class CelonisHook(BaseHook):
             )
         return list(dict.fromkeys(resolved))
 
-    def trigger_data_model_load(self, pool_id: str, data_model_id: str) -> None:
-        """Start a complete load of a data model."""
-        self._request(endpoints.data_model_load(pool_id, data_model_id))
+    def trigger_data_model_load(
+        self, pool_id: str, data_model_id: str, *, full_reload: bool | None = None
+    ) -> None:
+        """Start a complete load of a data model; ``full_reload=False`` reloads from cache (``fullReload=false``)."""
+        params = _full_reload_params(full_reload)
+        self._request(endpoints.data_model_load(pool_id, data_model_id), params=params)
 
-    def trigger_partial_data_model_load(self, pool_id: str, data_model_id: str, table_ids: Sequence[str]) -> None:
-        """Start a partial load: the given table ids completely, the rest from cache."""
+    def trigger_partial_data_model_load(
+        self, pool_id: str, data_model_id: str, table_ids: Sequence[str], *, full_reload: bool | None = None
+    ) -> None:
+        """Start a partial load: the given table ids completely, the rest from cache.
+
+        ``full_reload`` is sent as the ``fullReload`` query parameter when given (None sends nothing).
+        """
         if not table_ids:
             raise ValueError("A partial load needs at least one table id.")
-        self._request(endpoints.data_model_partial_load(pool_id, data_model_id), json=list(table_ids))
+        params = _full_reload_params(full_reload)
+        self._request(endpoints.data_model_partial_load(pool_id, data_model_id), json=list(table_ids), params=params)
+
+    def get_load_history(self, pool_id: str, data_model_id: str) -> LoadHistory:
+        """The current load, the earlier loads and the table row counts of a data model (undocumented endpoint)."""
+        return LoadHistory.from_api(self._json(endpoints.data_model_load_history(pool_id, data_model_id)))
 
     def get_last_load(self, pool_id: str, data_model_id: str) -> DataModelLoad | None:
         """The last load of a data model, or None when it was never loaded."""
@@ -230,7 +250,40 @@ class CelonisHook(BaseHook):
         """Cancel the running load of a data model (undocumented endpoint; best effort)."""
         self._request(endpoints.data_model_cancel_load(pool_id, data_model_id))
 
+    # --- discovery ------------------------------------------------------------------------------
+
+    def list_data_models(self, pool_id: str) -> list[DataModel]:
+        """The data models of a pool (undocumented endpoint)."""
+        return [DataModel.from_api(item) for item in self._json(endpoints.list_data_models(pool_id)) or []]
+
+    def list_data_jobs(self, pool_id: str) -> list[DataJobSummary]:
+        """The data jobs of a pool (undocumented endpoint)."""
+        return [DataJobSummary.from_api(item) for item in self._json(endpoints.list_data_jobs(pool_id)) or []]
+
+    def list_pool_tables(self, pool_id: str) -> list[PoolTable]:
+        """The tables stored in a pool, with their columns (undocumented endpoint)."""
+        return [PoolTable.from_api(item) for item in self._json(endpoints.list_pool_tables(pool_id)) or []]
+
+    def list_data_job_tasks(self, pool_id: str, job_id: str) -> list[JobTask]:
+        """The tasks of a data job: extractions and transformations, by id and name (undocumented endpoint)."""
+        return [JobTask.from_api(item) for item in self._json(endpoints.data_job_tasks(pool_id, job_id)) or []]
+
+    def list_data_job_loads(self, pool_id: str, job_id: str) -> list[DataModelExecution]:
+        """The data model loads inside a data job, with their tables (undocumented endpoint)."""
+        raw = self._json(endpoints.data_job_loads(pool_id, job_id)) or []
+        return [DataModelExecution.from_api(item) for item in raw]
+
     # --- data jobs ------------------------------------------------------------------------------
+
+    def execute_data_job_subset(self, pool_id: str, job_id: str, selection: DataJobSelection) -> None:
+        """Execute only the chosen extractions, transformations and data model loads of a data job.
+
+        Celonis answers 204 with no execution id, like a plain execute; an unknown task id is a 400.
+        """
+        if not isinstance(selection, DataJobSelection):
+            raise ValueError(f"selection must be a DataJobSelection, not {type(selection).__name__}.")
+        self._request(endpoints.data_job_execute_subset(pool_id, job_id), json=selection.to_body())
+
 
     def execute_data_job(self, pool_id: str, job_id: str, mode: str | DataJobMode = DataJobMode.DELTA) -> None:
         """Execute a data job in FULL or DELTA mode (Celonis returns no execution id)."""
@@ -439,6 +492,15 @@ class CelonisHook(BaseHook):
     def data_job_url(self, pool_id: str, job_id: str) -> str:
         """The Celonis UI page of a data job."""
         return endpoints.ui_data_job(self.base_url, pool_id, job_id)
+
+
+def _full_reload_params(full_reload: bool | None) -> dict[str, str] | None:
+    """``{"fullReload": "true"|"false"}``, or None when not given; a non-bool fails before any request."""
+    if full_reload is None:
+        return None
+    if not isinstance(full_reload, bool):
+        raise ValueError(f"full_reload must be True, False or None, not {full_reload!r}.")
+    return {endpoints.FULL_RELOAD_PARAM: "true" if full_reload else "false"}
 
 
 def _ingestion_error(exc: BaseException, key: str) -> CelonisApiError:

@@ -19,7 +19,7 @@ from airflow_provider_celonis.auth import CelonisAuth
 from airflow_provider_celonis.connection_settings import CelonisConnectionSettings
 from airflow_provider_celonis.endpoints import Endpoint
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
-from airflow_provider_celonis.models import DataJob, DataModelLoad, PushJob
+from airflow_provider_celonis.models import DataJob, DataModelLoad, LoadHistory, PushJob
 from airflow_provider_celonis.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,12 @@ class CelonisAsyncHook:
         """The last load of a data model, or None when it was never loaded."""
         raw = parse_json(await self._request(endpoints.data_model_last_load(pool_id, data_model_id)))
         return DataModelLoad.from_api(raw) if raw else None
+
+    async def get_load_history(self, pool_id: str, data_model_id: str) -> LoadHistory:
+        """The current load, the earlier loads and the table row counts of a data model."""
+        return LoadHistory.from_api(
+            parse_json(await self._request(endpoints.data_model_load_history(pool_id, data_model_id)))
+        )
 
     async def get_data_job(self, pool_id: str, job_id: str) -> DataJob:
         """The data job and the status of its latest execution."""
