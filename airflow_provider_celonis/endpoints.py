@@ -40,10 +40,10 @@ def data_model_tables(pool_id: str, data_model_id: str) -> Endpoint:
     return Endpoint("GET", f"{_v1_data_model(pool_id, data_model_id)}/tables", True)
 
 
-# Starting a load or an execution is repeated after an ambiguous failure (a 5xx, a dropped answer): if the
-# first attempt did start it, Celonis refuses the repeat with 409 while it runs [guess: 409], and the
-# operators take a 409 as "wait for the running one".
-REPEATABLE_START = True
+# Starting a load or an execution is NOT repeated by the transport after an ambiguous failure (a 5xx, a
+# dropped answer): no source shows Celonis refusing a second start with 409 (fact 8 of the evidence), so a
+# blind repeat can run the work twice. The operators read the status first (waiting.start_once).
+REPEATABLE_START = False
 
 
 def data_model_load(pool_id: str, data_model_id: str) -> Endpoint:
@@ -86,8 +86,23 @@ def data_job_cancel(pool_id: str, job_id: str) -> Endpoint:
 
 
 def data_job_executions(pool_id: str, job_id: str) -> Endpoint:
-    """[client; undocumented] The executions of a data job, newest first, with their messages."""
+    """[client; undocumented] ``{executionItems, numOfPages}``: a data job's executions, newest first (no message)."""
     return Endpoint("GET", f"/integration/api/pools/{_q(pool_id)}/logs/{_q(job_id)}/executions", True)
+
+
+def execution_items(pool_id: str) -> Endpoint:
+    """[client; undocumented] The items (``type`` JOB, TASK, STEP) of one execution: ``?executionId&type&id``."""
+    return Endpoint("GET", f"/integration/api/pools/{_q(pool_id)}/logs/executions", True)
+
+
+def execution_log_messages(pool_id: str) -> Endpoint:
+    """[client; undocumented] ``{logMessages, numOfPages}`` of one item: ``?executionId&id&type&logLevels``."""
+    return Endpoint("GET", f"/integration/api/pools/{_q(pool_id)}/logs/executions/detail", True)
+
+
+def job_statuses(pool_id: str) -> Endpoint:
+    """[client; undocumented, live 200] ``[{id, status, lastExecutionStartDate}]`` for every data job of a pool."""
+    return Endpoint("GET", f"/integration/api/pools/{_q(pool_id)}/logs/status", True)
 
 
 # --- discovery, job subsets, load history [client: Celonis's Python client, pycelonis 2.14-2.20] -------

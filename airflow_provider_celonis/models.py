@@ -1,13 +1,12 @@
-"""Typed results of the Celonis API and every "is it finished / did it fail" decision.
+"""Typed records of the Celonis API and its status enums.
 
-Status strings from the API become enums here and nowhere else, so operators, sensors and triggers
-cannot disagree about what a status means. Unknown status strings never count as success.
+Status strings from the API become enums here and nowhere else; what a status means for a wait
+(finished, failed, ours or not) is decided in ``waiting.py``. Unknown status strings never count as success.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -88,6 +87,11 @@ class ExecutionStatus(_TolerantEnum):
     def is_success(self) -> bool:
         """Only SUCCESS is a success; SKIPPED means nothing ran and is reported as a failure."""
         return self is ExecutionStatus.SUCCESS
+
+    @property
+    def is_failure(self) -> bool:
+        """Ended without success."""
+        return self.is_terminal and not self.is_success
 
 
 class PushJobStatus(_TolerantEnum):
@@ -264,14 +268,18 @@ class DataModelLoad:
 
 @dataclass(frozen=True)
 class DataJob:
-    """A data job and the status of its latest execution (the job status endpoint)."""
+    """A data job and the status of its latest execution (the job status endpoint).
+
+    Waits do not use it: ``timeStamp`` is not an execution time and ``latestExecutionItemId`` can be absent
+    (evidence facts 1 and 2); they follow the execution items instead (``waiting.DataJobExecutionWatch``).
+    """
 
     id: str
     status: ExecutionStatus
     name: str | None = None
     current_execution_id: str | None = None
-    latest_execution_item_id: str | None = None
-    updated_at: dt.datetime | None = None
+    latest_execution_item_id: str | None = None  # absent in the live answer of 2022 (evidence fact 2)
+    changed_at: dt.datetime | None = None  # ``timeStamp``: when the job was changed, NOT an execution time
     raw_status: str | None = None
 
     @classmethod
@@ -283,14 +291,9 @@ class DataJob:
             status=ExecutionStatus.parse(raw.get("status")),
             current_execution_id=_str_or_none(raw.get("currentExecutionId")),
             latest_execution_item_id=_str_or_none(raw.get("latestExecutionItemId")),
-            updated_at=parse_timestamp(raw.get("timeStamp")),
+            changed_at=parse_timestamp(raw.get("timeStamp")),
             raw_status=raw.get("status"),
         )
-
-    @property
-    def execution_marker(self) -> str | None:
-        """What identifies the execution this status is about (running one first, else the latest)."""
-        return self.current_execution_id or self.latest_execution_item_id
 
     def to_dict(self) -> dict[str, Any]:
         """A small JSON-able summary for XCom and logs."""
@@ -298,31 +301,95 @@ class DataJob:
             "job_id": self.id,
             "name": self.name,
             "status": self.status.value,
-            "execution_id": self.execution_marker,
-            "updated_at": _iso(self.updated_at),
+            "current_execution_id": self.current_execution_id,
         }
 
 
 @dataclass(frozen=True)
 class ExecutionLog:
-    """One execution of a data job from the (undocumented) execution log endpoint."""
+    """One execution item of a data job (``…/logs/{jobId}/executions``; pycelonis's ``ExecutionItem``).
+
+    Items carry no message: why an execution failed is read from the log chain (``execution_failure_message``).
+    """
 
     id: str
     status: ExecutionStatus
+    item_id: str | None = None
+    name: str | None = None
+    pool_name: str | None = None
+    mode: str | None = None
+    task_id: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
-    message: str | None = None
+    raw_status: str | None = None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> ExecutionLog:
-        """Build from one ``executionItems`` entry."""
+        """Build from one ``executionItems`` entry; ``id`` is the execution's id (shared by its task items)."""
         return cls(
-            id=str(raw.get("id") or raw.get("executionId")),
+            id=str(raw.get("executionId") or raw.get("id")),
+            item_id=_str_or_none(raw.get("id")),
             status=ExecutionStatus.parse(raw.get("status")),
+            name=raw.get("name"),
+            pool_name=raw.get("poolName"),
+            mode=raw.get("mode"),
+            task_id=_str_or_none(raw.get("taskId")),
             started_at=parse_timestamp(raw.get("startDate")),
             ended_at=parse_timestamp(raw.get("endDate")),
-            message=raw.get("message") or raw.get("logMessage"),
+            raw_status=raw.get("status"),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A small JSON-able summary for XCom and logs."""
+        return {"execution_id": self.id, "status": self.status.value, "name": self.name, "mode": self.mode,
+                "started_at": _iso(self.started_at), "ended_at": _iso(self.ended_at)}
+
+
+@dataclass(frozen=True)
+class ExecutionLogMessage:
+    """One line of an execution item's log (``…/logs/executions/detail``)."""
+
+    level: str
+    text: str
+
+    @classmethod
+    def from_api(cls, raw: dict[str, Any]) -> ExecutionLogMessage:
+        """Build from one ``logMessages`` entry."""
+        return cls(level=str(raw.get("level") or ""), text=str(raw.get("logMessage") or "").strip())
+
+
+def executions_from_api(raw: Any) -> list[ExecutionLog]:
+    """Execution items from ``{executionItems: [...]}`` or a plain list."""
+    items = raw.get("executionItems", []) if isinstance(raw, dict) else raw or []
+    return [ExecutionLog.from_api(item) for item in items if isinstance(item, dict)]
+
+
+def log_detail_params(execution_id: str, item: ExecutionLog, levels: Any) -> dict[str, Any]:
+    """Query of ``logs/executions/detail`` for one task item [client: the parameters; guess: id = the task id]."""
+    return {"executionId": execution_id, "id": item.task_id or item.item_id or item.id, "type": "TASK",
+            "limit": 50, "page": 0, "logLevels": ",".join(levels)}
+
+
+def needs_load_history(load: DataModelLoad | None) -> bool:
+    """last-load said nothing usable (no body, or no status we know): ask the load history."""
+    return load is None or load.status is LoadStatus.UNKNOWN
+
+
+def choose_last_load(last: DataModelLoad | None, history: LoadHistory) -> DataModelLoad | None:
+    """last-load's answer when it is clear, else the load history's current load (None: never loaded)."""
+    if last is not None and not needs_load_history(last):
+        return last
+    return history.current or history.last_successful or last
+
+
+def failure_text(failed_tasks: list[tuple[str, list[ExecutionLogMessage]]]) -> str:
+    """Celonis's reason for a failed execution: each failed task with its ERROR lines (the first 3 tasks)."""
+    parts = []
+    for name, messages in failed_tasks[:3]:
+        lines = [m.text for m in messages if m.text and m.level.upper() in ("", "ERROR")] or \
+            [m.text for m in messages if m.text][-1:]
+        parts.append(f"task {name!r}: {'; '.join(lines)}" if lines else f"task {name!r} failed (no log message)")
+    return " | ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -733,133 +800,3 @@ class LoadHistory:
 
 def _str_or_none(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
-
-
-class WaitOutcome(StrEnum):
-    """Where a wait for a load or a data job execution stands; shared by operators, sensors and triggers."""
-
-    PENDING = "pending"  # not started yet (Celonis still shows the previous one) or still running
-    SUCCESS = "success"
-    WARNING = "warning"
-    FAILED = "failed"
-    LIMBO = "limbo"  # LOST_CONNECTION or an unknown status: waited on only for a bounded time
-
-
-def load_outcome(
-    load: DataModelLoad | None,
-    *,
-    previous_load_id: str | None = None,
-    previous_started_at: dt.datetime | None = None,
-    finished_after: dt.datetime | None = None,
-) -> WaitOutcome:
-    """Judge the last load against the one we wait for.
-
-    With ``previous_*`` (what last-load showed before our trigger), a load that is still that one is
-    PENDING: Celonis keeps reporting the previous load until the new one registers, and taking its
-    SUCCESS for ours is the bug in Celonis's own client. With ``finished_after`` (sensors), a load
-    that ended before that moment is PENDING too.
-    """
-    if load is None:
-        return WaitOutcome.PENDING
-    if previous_load_id is not None or previous_started_at is not None:
-        if previous_load_id is not None and load.load_id is not None:
-            if load.load_id == previous_load_id:
-                return WaitOutcome.PENDING
-        elif previous_started_at is not None and (load.started_at is None or load.started_at <= previous_started_at):
-            return WaitOutcome.PENDING
-    if load.status.is_limbo:
-        return WaitOutcome.LIMBO
-    if not load.status.is_terminal:
-        return WaitOutcome.PENDING
-    if finished_after is not None and (load.ended_at or load.started_at or finished_after) < finished_after:
-        return WaitOutcome.PENDING
-    if load.status is LoadStatus.WARNING:
-        return WaitOutcome.WARNING
-    return WaitOutcome.SUCCESS if load.status.is_success else WaitOutcome.FAILED
-
-
-def job_outcome(
-    job: DataJob, *, previous_execution: str | None = None, waiting_for_new: bool = False,
-    finished_after: dt.datetime | None = None,
-) -> WaitOutcome:
-    """Judge a data job's latest execution against the one we wait for.
-
-    Celonis's execute call returns no execution id, so the execution we started is the first one whose
-    id differs from ``previous_execution`` (what the job showed before our trigger).
-    """
-    marker = job.execution_marker
-    if waiting_for_new and (marker is None or marker == previous_execution):
-        return WaitOutcome.PENDING
-    if job.status is ExecutionStatus.UNKNOWN:
-        return WaitOutcome.LIMBO if marker else WaitOutcome.PENDING
-    if not job.status.is_terminal:
-        return WaitOutcome.PENDING
-    if finished_after is not None and job.updated_at is not None and job.updated_at < finished_after:
-        return WaitOutcome.PENDING
-    return WaitOutcome.SUCCESS if job.status.is_success else WaitOutcome.FAILED
-
-
-def judge_load(load: DataModelLoad | None, **watch: Any) -> tuple[WaitOutcome, dict[str, Any]]:
-    """``load_outcome`` plus the details a wait reports (load summary, Celonis status and message)."""
-    details = {"load": load.to_dict() if load else None, "celonis_status": load.status.value if load else None,
-               "message": (load.message if load else None) or ""}
-    return load_outcome(load, **watch), details
-
-
-def judge_job(job: DataJob, **watch: Any) -> tuple[WaitOutcome, dict[str, Any]]:
-    """``job_outcome`` plus the details a wait reports (job summary and Celonis status)."""
-    return job_outcome(job, **watch), {"job": job.to_dict(), "celonis_status": job.status.value, "message": ""}
-
-
-def push_outcome(job: PushJob) -> WaitOutcome:
-    """Judge a Data Push job: DONE succeeds, ERROR and CANCELED fail, an unknown status is limbo."""
-    if job.status is PushJobStatus.UNKNOWN:
-        return WaitOutcome.LIMBO
-    if not job.status.is_terminal:
-        return WaitOutcome.PENDING
-    return WaitOutcome.SUCCESS if job.status.is_success else WaitOutcome.FAILED
-
-
-def judge_push(job: PushJob) -> tuple[WaitOutcome, dict[str, Any]]:
-    """``push_outcome`` plus the details a wait reports (Celonis status, the job's logs as the message)."""
-    return push_outcome(job), {"celonis_status": job.status.value, "message": "; ".join(job.logs),
-                               "push_logs": job.logs[-20:]}
-
-
-# Terminal events of a wait, shared by the triggers and the sync path of the operators.
-EVENT_STATUSES = frozenset({"success", "warning", "error", "timeout"})
-_EVENT_OF_OUTCOME = {WaitOutcome.SUCCESS: "success", WaitOutcome.WARNING: "warning", WaitOutcome.FAILED: "error"}
-OUTCOME_OF_EVENT = {event: outcome for outcome, event in _EVENT_OF_OUTCOME.items()}
-
-
-class WaitClock:
-    """Bounds a wait by its deadline and by how long a limbo status is tolerated.
-
-    The same clock runs in a worker (sync wait) and in the triggerer (deferred wait), so both end a
-    wait at the same moment with the same event.
-    """
-
-    def __init__(self, end_time: float, poll_interval: float, limbo_timeout: float) -> None:
-        self.end_time = end_time
-        self.poll_interval = poll_interval
-        self.limbo_timeout = limbo_timeout
-        self._limbo_since: float | None = None
-
-    def step(self, outcome: WaitOutcome, details: dict[str, Any]) -> dict[str, Any] | None:
-        """The terminal event for this status read, or None to read again after ``sleep_seconds()``."""
-        if outcome in _EVENT_OF_OUTCOME:
-            return {**details, "status": _EVENT_OF_OUTCOME[outcome]}
-        if outcome is WaitOutcome.LIMBO:
-            self._limbo_since = self._limbo_since or time.monotonic()
-            if time.monotonic() - self._limbo_since > self.limbo_timeout:
-                return {**details, "status": "error", "message": f"Celonis reported {details.get('celonis_status')} "
-                        f"for more than {self.limbo_timeout:.0f} s; giving up on it."}
-        else:
-            self._limbo_since = None
-        if time.time() >= self.end_time:
-            return {**details, "status": "timeout", "message": "Timed out waiting for Celonis."}
-        return None
-
-    def sleep_seconds(self) -> float:
-        """How long to wait before the next read: the poll interval, or less near the deadline."""
-        return min(self.poll_interval, max(0.0, self.end_time - time.time()) + 0.01)

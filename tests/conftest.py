@@ -30,14 +30,17 @@ FAILING_DATA_JOB = seeds.DEMO_FAILING_DATA_JOB_ID
 CONNECTION = seeds.DEMO_CONNECTION_ID
 
 
-def test_seed(load_seconds: float = 0.6, push_seconds: float = 0.2, registration_seconds: float = 0.0) -> dict:
+def test_seed(load_seconds: float = 0.6, push_seconds: float = 0.2, registration_seconds: float = 0.0,
+              **settings) -> dict:
     """The demo seed with short durations, so tests wait fractions of a second.
 
-    ``registration_seconds`` > 0 makes a new load/execution invisible to status reads for that long
+    ``settings`` are seed switches (docs/emulator.md). ``registration_seconds`` > 0 makes a new
+    load/execution invisible to status reads for that long
     after its trigger, as at Celonis: a wait that does not track its own load then reads the old one.
     """
     seed = seeds.demo_seed()
     seed["settings"]["registration_seconds"] = registration_seconds
+    seed["settings"].update(settings)  # seed switches, e.g. start_conflict="409"
     for pool in seed["pools"]:
         for model in pool["data_models"]:
             model["load_seconds"] = load_seconds

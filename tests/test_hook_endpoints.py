@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisNameNotFoundError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import ExecutionStatus, LoadStatus, LoadType, PushJobStatus
-from tests.conftest import CONNECTION, DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, FAILING_DATA_MODEL, POOL
+from tests.conftest import CONNECTION, DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, FAILING_DATA_MODEL, POOL, test_seed
 
 
 def hook() -> CelonisHook:
@@ -77,6 +77,8 @@ def test_complete_load_runs_then_succeeds(any_auth):
 
 
 def test_partial_load_and_conflict_while_running(emulator):
+    """With a Celonis that refuses a second start (seed switch start_conflict=409)."""
+    emulator.reseed(test_seed(start_conflict="409"))
     h = hook()
     ids = h.resolve_table_ids(POOL, DATA_MODEL, ["orders"])
     h.trigger_partial_data_model_load(POOL, DATA_MODEL, ids)
@@ -106,18 +108,24 @@ def test_cancel_load(emulator, seed_copy):
 
 
 def test_data_job_execute_status_and_executions(any_auth):
+    """The job status carries the running execution's id; its timeStamp is the job's change date, not a run's."""
     h = hook()
-    before = h.get_data_job(POOL, DATA_JOB)
-    assert before.execution_marker is None
+    assert h.get_data_job(POOL, DATA_JOB).current_execution_id is None
+    assert h.get_data_job_executions(POOL, DATA_JOB) == []
     h.execute_data_job(POOL, DATA_JOB, "full")
     running = h.get_data_job(POOL, DATA_JOB)
     assert running.status in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
     assert running.current_execution_id
     done = wait_until(lambda: (j := h.get_data_job(POOL, DATA_JOB)).status.is_terminal and j)
-    assert done.status is ExecutionStatus.SUCCESS
-    assert done.latest_execution_item_id == running.current_execution_id
+    assert done.status is ExecutionStatus.SUCCESS and done.current_execution_id is None
+    assert done.latest_execution_item_id is None  # absent, as in the live answer of 2022
+    assert done.changed_at.year == 2022
     executions = h.get_data_job_executions(POOL, DATA_JOB)
-    assert executions[0].id == running.current_execution_id
+    assert [e.id for e in executions] == [running.current_execution_id]
+    assert executions[0].status is ExecutionStatus.SUCCESS and executions[0].mode == "FULL"
+    assert executions[0].ended_at >= executions[0].started_at
+    statuses = {s["id"]: s for s in h.get_job_statuses(POOL)}
+    assert statuses[DATA_JOB]["status"] == "SUCCESS" and statuses[DATA_JOB]["lastExecutionStartDate"]
 
 
 def test_data_job_mode_in_query(emulator):
@@ -130,7 +138,8 @@ def test_failing_data_job_and_cancel(emulator, seed_copy):
     h.execute_data_job(POOL, FAILING_DATA_JOB, "DELTA")
     job = wait_until(lambda: (j := h.get_data_job(POOL, FAILING_DATA_JOB)).status.is_terminal and j)
     assert job.status is ExecutionStatus.FAIL
-    assert "division by zero" in h.get_data_job_executions(POOL, FAILING_DATA_JOB)[0].message
+    execution = h.get_data_job_executions(POOL, FAILING_DATA_JOB)[0]
+    assert "division by zero" in h.execution_failure_message(POOL, FAILING_DATA_JOB, execution.id)
     seed_copy["pools"][0]["data_jobs"][0]["run_seconds"] = 30
     emulator.reseed(seed_copy)
     h.execute_data_job(POOL, DATA_JOB, "FULL")

@@ -76,9 +76,6 @@ def test_last_load_shapes():
     assert DataModelLoad.from_api({"id": "L2", "status": "ERROR"}).load_id == "L2"
 
 
-def test_data_job_execution_marker():
-    running = DataJob.from_api({"id": "j", "status": "RUNNING", "currentExecutionId": "e2",
-                                "latestExecutionItemId": "e1"})
-    assert running.execution_marker == "e2"
-    done = DataJob.from_api({"id": "j", "status": "SUCCESS", "latestExecutionItemId": "e2"})
-    assert done.execution_marker == "e2"
+def test_data_job_time_stamp_is_a_change_date_and_latest_item_optional():
+    job = DataJob.from_api({"id": "j", "status": "CANCEL", "timeStamp": 1642237998799, "currentExecutionId": None})
+    assert job.latest_execution_item_id is None and job.changed_at.year == 2022

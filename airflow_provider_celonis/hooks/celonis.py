@@ -42,6 +42,7 @@ from airflow_provider_celonis.models import (
     DataModelTable,
     DataPool,
     ExecutionLog,
+    ExecutionLogMessage,
     JobTask,
     LoadHistory,
     PoolTable,
@@ -49,6 +50,11 @@ from airflow_provider_celonis.models import (
     PushFileType,
     PushJob,
     PushType,
+    choose_last_load,
+    executions_from_api,
+    failure_text,
+    log_detail_params,
+    needs_load_history,
 )
 from airflow_provider_celonis.pacing import wait_for_submission_slot
 from airflow_provider_celonis.retry import RetryPolicy
@@ -242,9 +248,26 @@ class CelonisHook(BaseHook):
         return LoadHistory.from_api(self._json(endpoints.data_model_load_history(pool_id, data_model_id)))
 
     def get_last_load(self, pool_id: str, data_model_id: str) -> DataModelLoad | None:
-        """The last load of a data model, or None when it was never loaded."""
-        raw = self._json(endpoints.data_model_last_load(pool_id, data_model_id))
-        return DataModelLoad.from_api(raw) if raw else None
+        """The last load of a data model, or None when it was never loaded.
+
+        When last-load is missing (404) or unclear (no body, no status), the load history decides: a 404
+        from a model whose history answers means "never loaded"; a 404 from both is an unknown model.
+        """
+        try:
+            load = DataModelLoad.from_api(raw) if (raw := self._json(
+                endpoints.data_model_last_load(pool_id, data_model_id))) else None
+        except CelonisApiError as exc:
+            if exc.status_code != 404:
+                raise
+            return choose_last_load(None, self.get_load_history(pool_id, data_model_id))
+        if not needs_load_history(load):
+            return load
+        try:
+            history = self.get_load_history(pool_id, data_model_id)
+        except CelonisApiError:
+            log.debug("No load history for data model %s; keeping last-load's answer.", data_model_id)
+            return load
+        return choose_last_load(load, history)
 
     def cancel_data_model_load(self, pool_id: str, data_model_id: str) -> None:
         """Cancel the running load of a data model (undocumented endpoint; best effort)."""
@@ -298,16 +321,34 @@ class CelonisHook(BaseHook):
         """Cancel the running execution of a data job (undocumented endpoint; best effort)."""
         self._request(endpoints.data_job_cancel(pool_id, job_id))
 
-    def get_data_job_executions(self, pool_id: str, job_id: str, limit: int = 5) -> list[ExecutionLog]:
-        """The latest executions of a data job, newest first (undocumented endpoint)."""
-        raw = self._json(endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": 0})
-        items = raw.get("executionItems", []) if isinstance(raw, dict) else raw or []
-        return [ExecutionLog.from_api(item) for item in items]
+    def get_data_job_executions(self, pool_id: str, job_id: str, limit: int = 10, page: int = 0) -> list[ExecutionLog]:
+        """A data job's executions, newest first (undocumented endpoint; items carry no message)."""
+        raw = self._json(endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": page})
+        return executions_from_api(raw)
 
-    def latest_execution_message(self, pool_id: str, job_id: str) -> str:
-        """The message of the job's latest execution (why it failed), or "" when there is none."""
-        executions = self.get_data_job_executions(pool_id, job_id, limit=1)
-        return (executions[0].message or "") if executions else ""
+    def get_job_statuses(self, pool_id: str) -> list[dict[str, Any]]:
+        """``logs/status``: ``{id, status, lastExecutionStartDate}`` of every data job of a pool (undocumented)."""
+        return list(self._json(endpoints.job_statuses(pool_id)) or [])
+
+    def get_execution_items(self, pool_id: str, job_id: str, execution_id: str, item_type: str = "TASK") -> list[
+            ExecutionLog]:
+        """The items of one execution of a data job (its tasks for ``TASK``)."""
+        raw = self._json(endpoints.execution_items(pool_id),
+                         params={"executionId": execution_id, "type": item_type, "id": job_id})
+        return executions_from_api(raw)
+
+    def get_execution_log(self, pool_id: str, execution_id: str, item: ExecutionLog,
+                          levels: Sequence[str] = ("ERROR",)) -> list[ExecutionLogMessage]:
+        """The log lines of one execution item (a task), at the given levels."""
+        raw = self._json(endpoints.execution_log_messages(pool_id),
+                         params=log_detail_params(execution_id, item, levels))
+        return [ExecutionLogMessage.from_api(m) for m in (raw or {}).get("logMessages") or []]
+
+    def execution_failure_message(self, pool_id: str, job_id: str, execution_id: str) -> str:
+        """Why an execution failed, read as Celonis's own client does: executions -> failed tasks -> their logs."""
+        failed = [item for item in self.get_execution_items(pool_id, job_id, execution_id) if item.status.is_failure]
+        return failure_text([(item.name or item.task_id or "?", self.get_execution_log(pool_id, execution_id, item))
+                             for item in failed[:3]])
 
     # --- Data Push API ------------------------------------------------------------------------
 

@@ -18,8 +18,21 @@ from airflow_provider_celonis import endpoints
 from airflow_provider_celonis.auth import CelonisAuth
 from airflow_provider_celonis.connection_settings import CelonisConnectionSettings
 from airflow_provider_celonis.endpoints import Endpoint
+from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
-from airflow_provider_celonis.models import DataJob, DataModelLoad, LoadHistory, PushJob
+from airflow_provider_celonis.models import (
+    DataJob,
+    DataModelLoad,
+    ExecutionLog,
+    ExecutionLogMessage,
+    LoadHistory,
+    PushJob,
+    choose_last_load,
+    executions_from_api,
+    failure_text,
+    log_detail_params,
+    needs_load_history,
+)
 from airflow_provider_celonis.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -96,9 +109,39 @@ class CelonisAsyncHook:
                 await asyncio.sleep(wait)
 
     async def get_last_load(self, pool_id: str, data_model_id: str) -> DataModelLoad | None:
-        """The last load of a data model, or None when it was never loaded."""
-        raw = parse_json(await self._request(endpoints.data_model_last_load(pool_id, data_model_id)))
-        return DataModelLoad.from_api(raw) if raw else None
+        """The last load of a data model, or None when it was never loaded (as ``CelonisHook.get_last_load``)."""
+        try:
+            raw = parse_json(await self._request(endpoints.data_model_last_load(pool_id, data_model_id)))
+        except CelonisApiError as exc:
+            if exc.status_code != 404:
+                raise
+            return choose_last_load(None, await self.get_load_history(pool_id, data_model_id))
+        load = DataModelLoad.from_api(raw) if raw else None
+        if not needs_load_history(load):
+            return load
+        try:
+            history = await self.get_load_history(pool_id, data_model_id)
+        except CelonisApiError:
+            return load
+        return choose_last_load(load, history)
+
+    async def get_data_job_executions(self, pool_id: str, job_id: str, limit: int = 10,
+                                      page: int = 0) -> list[ExecutionLog]:
+        """A data job's executions, newest first (items carry no message)."""
+        return executions_from_api(parse_json(await self._request(
+            endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": page})))
+
+    async def execution_failure_message(self, pool_id: str, job_id: str, execution_id: str) -> str:
+        """Why an execution failed: its failed tasks and their ERROR log lines (as ``CelonisHook``)."""
+        items = executions_from_api(parse_json(await self._request(
+            endpoints.execution_items(pool_id), params={"executionId": execution_id, "type": "TASK", "id": job_id})))
+        failed = []
+        for item in [item for item in items if item.status.is_failure][:3]:
+            raw = parse_json(await self._request(endpoints.execution_log_messages(pool_id),
+                                                 params=log_detail_params(execution_id, item, ("ERROR",))))
+            failed.append((item.name or item.task_id or "?",
+                           [ExecutionLogMessage.from_api(m) for m in (raw or {}).get("logMessages") or []]))
+        return failure_text(failed)
 
     async def get_load_history(self, pool_id: str, data_model_id: str) -> LoadHistory:
         """The current load, the earlier loads and the table row counts of a data model."""

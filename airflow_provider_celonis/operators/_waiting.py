@@ -1,14 +1,14 @@
-"""The trigger-then-wait lifecycle shared by the reload and data job operators.
+"""The start-then-wait lifecycle shared by the reload, data job and push operators.
 
-start (or re-attach) -> push ids and UI URLs to XCom -> wait (sync poll, or defer to a trigger) ->
-judge the outcome with ``models`` -> return a small JSON summary, or fail with Celonis's message.
-Sync and deferred waits go through the same outcome functions, so they behave the same.
+start (or re-attach) -> push ids and UI URLs to XCom -> wait (sync poll, or defer to a trigger) with the
+watch that ``start`` returned -> return a small JSON summary, or fail naming what failed and why.
+What an answer means is decided in ``waiting``, so sync and deferred waits end the same way.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +16,23 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.models import OUTCOME_OF_EVENT, WaitClock, WaitOutcome
-from airflow_provider_celonis.triggers.celonis import validated_event
+from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import POOL_ID_HINT, require_positive_seconds, require_text
+from airflow_provider_celonis.waiting import (
+    OUTCOME_OF_EVENT,
+    UNCLEAR_START_SETTLE_SECONDS,
+    WaitClock,
+    WaitOutcome,
+    Watch,
+    start_once,
+    validated_event,
+    watch_from_dict,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
-    from airflow.triggers.base import BaseTrigger
 
+# XCom key of the Celonis ids a task works on, pushed before any wait so they are there even on failure.
 XCOM_CELONIS_IDS = "celonis_ids"
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
@@ -51,6 +60,7 @@ class CelonisWaitingOperator(BaseOperator):
         cancel_on_kill: bool = True,
         api_retry_limit: int = 6,
         api_retry_delay: float = 1.0,
+        start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -66,32 +76,25 @@ class CelonisWaitingOperator(BaseOperator):
         self.cancel_on_kill = cancel_on_kill
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
+        self.start_check_seconds = start_check_seconds
         self.deferrable = deferrable
-        self._started = False
+        self._watch: Watch | None = None
         if deferrable and not wait_for_completion:
             self.log.warning("deferrable=True has no effect when wait_for_completion=False.")
 
     # --- what subclasses provide -----------------------------------------------------------------
 
-    def start(self, context: Context) -> dict[str, Any]:
-        """Trigger the work (or re-attach to a running one); return what identifies it (JSON-able)."""
+    def start(self, context: Context) -> tuple[Watch | None, dict[str, Any]]:
+        """Start the work (or re-attach to a running one): the watch that follows it, and summary fields.
+
+        No watch means nothing was started (a push of no rows): the task succeeds with status SKIPPED.
+        """
         raise NotImplementedError
 
-    def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
-        """One status read: the outcome and the details for the log and the summary."""
-        raise NotImplementedError
-
-    def make_trigger(self, state: dict[str, Any], end_time: float) -> BaseTrigger:
-        """The trigger that waits for the same work in the triggerer."""
-        raise NotImplementedError
-
-    def cancel(self) -> None:
-        """Cancel the remote work."""
-        raise NotImplementedError
-
-    def describe_failure(self, details: dict[str, Any]) -> str:
-        """Celonis's reason for a failure."""
-        return details.get("message") or ""
+    def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
+        """Start work that must not run twice (see ``waiting.start_once``); True if an unclear start had started it."""
+        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
+                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -107,7 +110,7 @@ class CelonisWaitingOperator(BaseOperator):
                              f"{self.api_retry_limit!r}.")
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
-        for name in ("poll_interval", "timeout", "limbo_timeout"):
+        for name in ("poll_interval", "timeout", "limbo_timeout", "start_check_seconds"):
             require_positive_seconds(name, getattr(self, name))
         require_text("pool_id", self.pool_id, POOL_ID_HINT)
 
@@ -115,63 +118,82 @@ class CelonisWaitingOperator(BaseOperator):
         """Start, then wait in the way configured."""
         self._validate()
         started_at = time.time()
-        state = self.start(context)
-        self._started = True
-        state["started_at_epoch"] = started_at
+        watch, summary = self.start(context)
+        self._watch = watch
+        summary = {**summary, "started_at_epoch": started_at}
+        if watch is None:
+            return {"status": "SKIPPED", **summary}
         # The ids go to XCom before any wait, so downstream tasks and the logs have them even on failure.
-        context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value={k: v for k, v in state.items() if k.endswith("_id")})
+        context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value=watch.ids())
         if not self.wait_for_completion:
-            return {"status": "started", **state}
+            return {"status": "started", **summary}
         clock = WaitClock(started_at + self.timeout, self.poll_interval, self.limbo_timeout)
-        outcome, details = self.poll(state)
-        event = clock.step(outcome, details)
+        reading = watch.read(self.hook)
+        event = clock.step(reading)
         if event is None and self.deferrable:
             # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
             # and cancels the work; a framework-level defer timeout would skip it.
-            self.defer(trigger=self.make_trigger(state, clock.end_time), method_name="execute_complete",
-                       kwargs={"state": state}, timeout=None)
+            self.defer(trigger=trigger_for(watch, self._trigger_settings(clock.end_time)),
+                       method_name="execute_complete", kwargs={"summary": summary}, timeout=None)
         while event is None:
-            self.log.info("Celonis status: %s; next check in %.0f s.", details["celonis_status"], self.poll_interval)
+            self.log.info("Celonis status of the %s: %s; next check in %.3g s.", watch.describe(),
+                          reading.celonis_status or "not visible yet", self.poll_interval)
             time.sleep(clock.sleep_seconds())
-            outcome, details = self.poll(state)
-            event = clock.step(outcome, details)
-        return self.execute_complete(context, event, state)
+            reading = watch.read(self.hook)
+            event = clock.step(reading)
+        return self._finish(context, {**event, "watch": watch.to_dict()}, summary)
+
+    def _trigger_settings(self, end_time: float) -> dict[str, Any]:
+        return {"celonis_conn_id": self.celonis_conn_id, "end_time": end_time, "poll_interval": self.poll_interval,
+                "limbo_timeout": self.limbo_timeout, "cancel_on_kill": self.cancel_on_kill,
+                "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         state: dict[str, Any] | None = None) -> dict[str, Any]:
-        """End the wait from its terminal event: the trigger's after a deferral, the clock's in a worker."""
-        event = validated_event(event)
-        if event["status"] == "timeout":
-            self._cancel_quietly("timeout")
-            raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for Celonis; the work was cancelled.")
-        return self._finish(OUTCOME_OF_EVENT[event["status"]], event, state or {})
+                         summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger's terminal event (``state``: tasks deferred by the previous release)."""
+        return self._finish(context, validated_event(event), summary or state or {})
 
-    def _finish(self, outcome: WaitOutcome, details: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
-        summary = {"status": details.get("celonis_status"), **state, **{
-            k: v for k, v in details.items() if k not in ("status", "message", "celonis_status")}}
-        summary["duration_seconds"] = round(time.time() - state.get("started_at_epoch", time.time()), 3)
+    def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+        watch = watch_from_dict(event["watch"]) if event.get("watch") else self._watch
+        what = watch.describe() if watch else "Celonis work"
+        link = f" See {watch.url(self.hook.base_url)}" if watch else ""
+        if event["status"] == "timeout":
+            if event.get("running"):
+                self._cancel_quietly("timeout", watch)
+                done = "it was cancelled"
+            else:
+                done = "Celonis did not show it running, so nothing was cancelled"
+            raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for the {what}; {done}.{link}")
+        outcome = OUTCOME_OF_EVENT[event["status"]]
+        result = {"status": event.get("celonis_status"), **summary, **{
+            k: v for k, v in event.items() if k not in ("status", "message", "celonis_status", "running", "watch")}}
+        result["duration_seconds"] = round(time.time() - summary.get("started_at_epoch", time.time()), 3)
+        reason = event.get("message") or "Celonis gave no reason"
         if outcome is WaitOutcome.SUCCESS:
-            self.log.info("Celonis reports %s.", details.get("celonis_status"))
-            return summary
-        reason = self.describe_failure(details)
+            self.log.info("Celonis reports %s for the %s.", event.get("celonis_status"), what)
+            return result
         if outcome is WaitOutcome.WARNING:
             if self.fail_on_warning:
-                raise CelonisRemoteFailure(f"Celonis finished with WARNING (fail_on_warning=True): {reason}")
-            self.log.warning("Celonis finished with WARNING: %s", reason)
-            return summary
-        self.log.error("Celonis reports %s: %s", details.get("celonis_status"), reason)
-        raise CelonisRemoteFailure(f"Celonis reports {details.get('celonis_status')}: {reason or 'no message'}")
+                raise CelonisRemoteFailure(
+                    f"The {what} finished with WARNING (fail_on_warning=True): {reason}.{link}")
+            self.log.warning("The %s finished with WARNING: %s", what, reason)
+            return result
+        status = event.get("celonis_status") or "no status"
+        message = f"The {what} ended {status}: {reason}" if event.get("celonis_status") else reason
+        self.log.error("%s", message)
+        raise CelonisRemoteFailure(f"{message}{link}")
 
-    def _cancel_quietly(self, why: str) -> None:
-        if not self.cancel_on_kill:
+    def _cancel_quietly(self, why: str, watch: Watch | None = None) -> None:
+        watch = watch or self._watch
+        if not self.cancel_on_kill or watch is None:
             return
         try:
-            self.cancel()
-            self.log.warning("Cancelled the Celonis work (%s).", why)
+            watch.cancel(self.hook)
+            self.log.warning("Cancelled the %s (%s).", watch.describe(), why)
         except Exception:  # noqa: BLE001 - best effort, never hide the original failure
-            self.log.warning("Could not cancel the Celonis work (%s).", why, exc_info=True)
+            self.log.warning("Could not cancel the %s (%s).", watch.describe(), why, exc_info=True)
 
     def on_kill(self) -> None:
         """The task was killed while polling: cancel the remote work where the API allows."""
-        if self._started:
+        if self._watch is not None:
             self._cancel_quietly("task killed")

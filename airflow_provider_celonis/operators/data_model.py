@@ -12,10 +12,10 @@ from airflow_provider_celonis.links import (
     CelonisDataModelLink,
     CelonisDataPoolLink,
 )
-from airflow_provider_celonis.models import DataModelLoad, WaitOutcome, epoch_to_datetime, judge_load
+from airflow_provider_celonis.models import DataModelLoad
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
-from airflow_provider_celonis.triggers.celonis import CelonisDataModelLoadTrigger
 from airflow_provider_celonis.validation import DATA_MODEL_ID_HINT, require_text
+from airflow_provider_celonis.waiting import DataModelLoadWatch, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -31,6 +31,8 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     :param data_model_id: the process data model id. Templated.
     :param tables: ``None`` for a complete load, or table ids, names or aliases for a partial load
         (names are resolved first; an unknown name fails before anything starts). Templated.
+    :param from_cache: reload from Celonis's cache instead of the data pool (``fullReload=false``): quicker,
+        for when only the data model's configuration changed (default False).
     :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
     :param wait_for_completion: wait for the load to end (default True).
     :param poll_interval: seconds between status reads (default 30; the API budget is shared).
@@ -46,10 +48,12 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "data_model_id", "tables")
     operator_extra_links = (CelonisDataModelLink(), CelonisDataPoolLink())
 
-    def __init__(self, *, data_model_id: str, tables: Sequence[str] | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, data_model_id: str, tables: Sequence[str] | None = None, from_cache: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
         self.tables = tables
+        self.from_cache = from_cache
 
     def _validate(self) -> None:
         super()._validate()
@@ -60,7 +64,7 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
             if not self.tables:
                 raise ValueError("tables is an empty list: pass None for a complete load, or name the tables.")
 
-    def start(self, context: Context) -> dict[str, Any]:
+    def start(self, context: Context) -> tuple[DataModelLoadWatch, dict[str, Any]]:
         """Resolve table names, then start the load (or re-attach to a running one)."""
         hook = self.hook
         table_ids = hook.resolve_table_ids(self.pool_id, self.data_model_id, self.tables) if self.tables else None
@@ -68,18 +72,17 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
         ti.xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
         ti.xcom_push(key=XCOM_DATA_MODEL_URL, value=hook.data_model_url(self.pool_id, self.data_model_id))
         self.log.info("Celonis data model: %s", hook.data_model_url(self.pool_id, self.data_model_id))
+        summary = {"pool_id": self.pool_id, "data_model_id": self.data_model_id, "table_ids": table_ids,
+                   "from_cache": self.from_cache}
         before = hook.get_last_load(self.pool_id, self.data_model_id)
         if before is not None and not before.status.is_terminal and self.reattach:
             self.log.info("A load (%s, %s) is already running: waiting for it instead of starting another.",
                           before.load_id, before.status.value)
-            return self._state(table_ids, reattached=True, reference=before)
+            return self._watch_for(running=before), {**summary, "reattached": True}
+        watch = self._watch_for(previous=before)
+        full_reload = False if self.from_cache else None
         try:
-            if table_ids:
-                self.log.info("Starting a partial load of %d table(s): %s", len(table_ids), table_ids)
-                hook.trigger_partial_data_model_load(self.pool_id, self.data_model_id, table_ids)
-            else:
-                self.log.info("Starting a complete load of data model %s.", self.data_model_id)
-                hook.trigger_data_model_load(self.pool_id, self.data_model_id)
+            self.start_once(lambda: self._trigger(table_ids, full_reload), lambda: self._new_load_visible(watch))
         except CelonisApiError as exc:
             if not (exc.is_conflict and self.reattach):
                 raise
@@ -88,38 +91,37 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
             if running is None or running.status.is_terminal:
                 # The running load is not visible yet (Celonis registers loads with a delay): it started after
                 # our pre-check, so it is the first load that is not the one we saw before.
-                return {**self._state(table_ids, reattached=False, reference=before), "reattached": True}
-            return self._state(table_ids, reattached=True, reference=running)
-        return self._state(table_ids, reattached=False, reference=before)
+                return watch, {**summary, "reattached": True}
+            return self._watch_for(running=running), {**summary, "reattached": True}
+        return watch, {**summary, "reattached": False}
 
-    def _state(self, table_ids: list[str] | None, *, reattached: bool,
-               reference: DataModelLoad | None) -> dict[str, Any]:
-        """What identifies our load: the load before the trigger, or the running load we re-attach to."""
-        state: dict[str, Any] = {"pool_id": self.pool_id, "data_model_id": self.data_model_id,
-                                 "table_ids": table_ids, "reattached": reattached,
-                                 "previous_load_id": None, "previous_started_at": None}
-        if reference is not None and reference.started_at is not None:
-            started = reference.started_at.timestamp()
-            # Re-attached: the running load is ours, so only what started before it is excluded.
-            state["previous_started_at"] = started - 0.001 if reattached else started
-        if reference is not None and not reattached:
-            state["previous_load_id"] = reference.load_id
-        return state
+    def _trigger(self, table_ids: list[str] | None, full_reload: bool | None) -> None:
+        how = " from cache" if full_reload is False else ""
+        if table_ids:
+            self.log.info("Starting a partial load%s of %d table(s): %s", how, len(table_ids), table_ids)
+            self.hook.trigger_partial_data_model_load(self.pool_id, self.data_model_id, table_ids,
+                                                      full_reload=full_reload)
+        else:
+            self.log.info("Starting a complete load%s of data model %s.", how, self.data_model_id)
+            self.hook.trigger_data_model_load(self.pool_id, self.data_model_id, full_reload=full_reload)
 
-    def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
-        """Read last-load and judge it against the load this task started."""
+    def _new_load_visible(self, watch: DataModelLoadWatch) -> bool:
+        """Whether Celonis shows a load other than the one seen before the start (after an unclear start)."""
         load = self.hook.get_last_load(self.pool_id, self.data_model_id)
-        return judge_load(load, previous_load_id=state.get("previous_load_id"),
-                          previous_started_at=epoch_to_datetime(state.get("previous_started_at")))
+        return load is not None and watch.judge(load).outcome is not WaitOutcome.LIMBO
 
-    def make_trigger(self, state: dict[str, Any], end_time: float) -> CelonisDataModelLoadTrigger:
-        """The trigger waiting for the same load."""
-        return CelonisDataModelLoadTrigger(
-            celonis_conn_id=self.celonis_conn_id, pool_id=self.pool_id, data_model_id=self.data_model_id,
-            previous_load_id=state.get("previous_load_id"), previous_started_at=state.get("previous_started_at"),
-            end_time=end_time, poll_interval=self.poll_interval, limbo_timeout=self.limbo_timeout,
-            cancel_on_kill=self.cancel_on_kill,
-        )
+    def _watch_for(self, *, previous: DataModelLoad | None = None,
+                   running: DataModelLoad | None = None) -> DataModelLoadWatch:
+        """The load to wait for: the first after ``previous`` (the load seen before the start), or ``running``."""
+        watch = DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id, started_by_task=True)
+        if running is not None:
+            watch.load_id = running.load_id
+            if running.load_id is None and running.started_at is not None:
+                watch.previous_started_at = running.started_at.timestamp() - 0.001
+        elif previous is not None:
+            watch.previous_load_id = previous.load_id
+            watch.previous_started_at = previous.started_at.timestamp() if previous.started_at else None
+        return watch
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the data model this task reloaded, as output."""
@@ -127,7 +129,3 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
 
         output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.data_models.{self.data_model_id}")
         return lineage.operator_lineage([], [output])
-
-    def cancel(self) -> None:
-        """Cancel the running load (undocumented endpoint; best effort)."""
-        self.hook.cancel_data_model_load(self.pool_id, self.data_model_id)

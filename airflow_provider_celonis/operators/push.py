@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
-from airflow_provider_celonis.models import PushFileType, PushJobStatus, PushType, WaitOutcome, judge_push
+from airflow_provider_celonis.models import PushFileType, PushJobStatus, PushType
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
@@ -30,8 +30,8 @@ from airflow_provider_celonis.push.sources import (
     sql_batches,
 )
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_applied
-from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
 from airflow_provider_celonis.validation import require_text
+from airflow_provider_celonis.waiting import PushJobWatch
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -174,8 +174,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
             return sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows)
         return object_batches(self.data)
 
-    def start(self, context: Context) -> dict[str, Any]:
-        """Spool the source into chunks, create the push job, upload, execute."""
+    def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
+        """Spool the source into chunks, create the push job, upload, execute; the watch follows the job."""
         hook = self.hook
         context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
         push_type = PushType.parse(self.push_type)
@@ -195,8 +195,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                           sum(c.passthrough for c in prepared.chunks))
             if prepared.rows == 0 and push_type is PushType.DELTA:
                 self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job created.")
-                return {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
-                        "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
+                return None, {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
+                              "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
             for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
                 job = hook.create_push_job(
                     self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
@@ -226,7 +226,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                 raise
         self.log.info("Uploaded %.1f MB in %.2f s (%.1f MB/s) and executed push job %s.", prepared.size / 1e6,
                       upload_seconds, prepared.size / 1e6 / max(upload_seconds, 1e-9), job.id)
-        return {"pool_id": self.pool_id, "push_job_id": job.id, "table_name": self.table_name,
+        watch = PushJobWatch(pool_id=self.pool_id, push_job_id=job.id, table_name=self.table_name)
+        return watch, {"pool_id": self.pool_id, "push_job_id": job.id, "table_name": self.table_name,
                 "push_type": push_type.value, "file_type": file_type.value, "rows": prepared.rows,
                 "chunks": len(prepared.chunks), "chunks_sent_unchanged": sum(c.passthrough for c in prepared.chunks),
                 "bytes": prepared.size, "upload_seconds": round(upload_seconds, 3)}
@@ -258,33 +259,12 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     # --- waiting and cleanup ----------------------------------------------------------------------
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         state: dict[str, Any] | None = None) -> dict[str, Any]:
-        """End the wait (after a deferral this runs on a fresh operator: the job id comes from ``state``)."""
-        if state and state.get("push_job_id"):
-            self._push_job_id, self._executed = state["push_job_id"], True
-        return super().execute_complete(context, event, state)
-
-    def poll(self, state: dict[str, Any]) -> tuple[WaitOutcome, dict[str, Any]]:
-        """Read the push job and judge it."""
-        if state.get("skipped"):
-            return WaitOutcome.SUCCESS, {"celonis_status": "SKIPPED", "message": ""}
-        return judge_push(self.hook.get_push_job(self.pool_id, state["push_job_id"]))
-
-    def make_trigger(self, state: dict[str, Any], end_time: float) -> CelonisPushJobTrigger:
-        """The trigger waiting for the same push job."""
-        return CelonisPushJobTrigger(
-            celonis_conn_id=self.celonis_conn_id, pool_id=self.pool_id, push_job_id=state["push_job_id"],
-            end_time=end_time, poll_interval=self.poll_interval, limbo_timeout=self.limbo_timeout,
-            cancel_on_kill=self.cancel_on_kill)
-
-    def describe_failure(self, details: dict[str, Any]) -> str:
-        """The push job's logs."""
-        return details.get("message") or ""
-
-    def cancel(self) -> None:
-        """Cancel the executed push job."""
-        if self._push_job_id:
-            self.hook.cancel_push_job(self.pool_id, self._push_job_id)
+                         summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
+        """End the wait (after a deferral this runs on a fresh operator: the job id comes from the summary)."""
+        summary = summary or state or {}
+        if summary.get("push_job_id"):
+            self._push_job_id, self._executed = summary["push_job_id"], True
+        return super().execute_complete(context, event, summary)
 
     def _discard_job(self, why: str) -> None:
         """Delete a job that was never executed (so nobody can execute it half-filled), else cancel it."""

@@ -17,18 +17,24 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensor
 
 from airflow_provider_celonis.exceptions import CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.models import OUTCOME_OF_EVENT, WaitOutcome, judge_job, judge_load, parse_timestamp
-from airflow_provider_celonis.triggers.celonis import (
-    CelonisDataJobTrigger,
-    CelonisDataModelLoadTrigger,
-    validated_event,
-)
+from airflow_provider_celonis.models import parse_timestamp
+from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import (
     DATA_JOB_ID_HINT,
     DATA_MODEL_ID_HINT,
     POOL_ID_HINT,
     require_positive_seconds,
     require_text,
+)
+from airflow_provider_celonis.waiting import (
+    OUTCOME_OF_EVENT,
+    DataJobExecutionWatch,
+    DataModelLoadWatch,
+    Reading,
+    WaitOutcome,
+    Watch,
+    validated_event,
+    watch_from_dict,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +61,8 @@ class _CelonisSensor(BaseSensorOperator):
         finished_after: str | dt.datetime | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
         limbo_timeout: float = 900.0,
+        api_retry_limit: int = 6,
+        api_retry_delay: float = 1.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -64,17 +72,21 @@ class _CelonisSensor(BaseSensorOperator):
         self.finished_after = finished_after
         self.celonis_conn_id = celonis_conn_id
         self.limbo_timeout = limbo_timeout
+        self.api_retry_limit = api_retry_limit
+        self.api_retry_delay = api_retry_delay
         self.deferrable = deferrable
+        self._limbo_since: float | None = None
 
     @cached_property
     def hook(self) -> CelonisHook:
         """The sync hook for this sensor's connection."""
-        return CelonisHook(self.celonis_conn_id)
+        return CelonisHook(self.celonis_conn_id, retry_limit=self.api_retry_limit, retry_delay=self.api_retry_delay)
 
     id_field = ""  # the id parameter of the subclass, checked with pool_id before any request
     id_hint = ""
 
-    def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
+    def watch(self) -> Watch:
+        """What this sensor waits for (stateless: rebuilt from the templated parameters at every poke)."""
         raise NotImplementedError
 
     def _validate(self) -> None:
@@ -84,25 +96,50 @@ class _CelonisSensor(BaseSensorOperator):
         require_positive_seconds("limbo_timeout", self.limbo_timeout)
         _moment(self.finished_after)
 
-    def _trigger(self, end_time: float) -> Any:
-        raise NotImplementedError
-
     def poke(self, context: Context) -> bool:
-        """True once the work ended successfully; raises when Celonis reports a failure."""
+        """True once the work ended successfully; raises when Celonis reports a failure or a limbo lasts."""
         self._validate()
-        outcome, details = self._judge()
-        return self._decide(outcome, details)
-
-    def _decide(self, outcome: WaitOutcome, details: dict[str, Any]) -> bool:
-        if outcome in (WaitOutcome.SUCCESS, WaitOutcome.WARNING):
-            if outcome is WaitOutcome.WARNING:
-                self.log.warning("Celonis finished with WARNING: %s", details.get("message"))
-            return True
-        if outcome is WaitOutcome.FAILED:
-            raise CelonisSensorFailure(
-                f"Celonis reports {details.get('celonis_status')}: {details.get('message') or 'no message'}")
-        self.log.info("Celonis status: %s", details.get("celonis_status"))
+        watch = self.watch()
+        reading = watch.read(self.hook)
+        if reading.outcome is WaitOutcome.LIMBO:
+            if self._limbo_exceeded(reading, context):
+                raise CelonisSensorFailure(f"{reading.message or 'Celonis reports ' + str(reading.celonis_status)} "
+                                           f"Gave up after {self.limbo_timeout:.0f} s (limbo_timeout). "
+                                           f"See {watch.url(self.hook.base_url)}")
+        else:
+            self._limbo_since = None
+        if reading.outcome in OUTCOME_OF_EVENT.values():
+            return self._decide(reading.as_event({v: k for k, v in OUTCOME_OF_EVENT.items()}[reading.outcome]),
+                                watch)
+        self.log.info("Celonis status of the %s: %s", watch.describe(), reading.celonis_status or "nothing yet")
         return False
+
+    def _limbo_exceeded(self, reading: Reading, context: Context) -> bool:
+        """Whether a limbo status has lasted longer than ``limbo_timeout``.
+
+        In poke mode the sensor remembers when the limbo began. A rescheduled sensor is a new process at
+        every poke, so it counts from the later of its first poke and the start Celonis reports: never
+        later than the truth, and never before the sensor began waiting.
+        """
+        now = time.time()
+        if not self.reschedule:
+            self._limbo_since = self._limbo_since or now
+            return now - self._limbo_since > self.limbo_timeout
+        first_poke = _first_poke(context)
+        since = max(t for t in (first_poke, reading.started_at, None) if t is not None) \
+            if first_poke or reading.started_at else None
+        return since is not None and now - since > self.limbo_timeout
+
+    def _decide(self, event: dict[str, Any], watch: Watch) -> bool:
+        outcome = OUTCOME_OF_EVENT[event["status"]]
+        if outcome is WaitOutcome.WARNING:
+            self.log.warning("The %s finished with WARNING: %s", watch.describe(), event.get("message"))
+        if outcome in (WaitOutcome.SUCCESS, WaitOutcome.WARNING):
+            return True
+        status = event.get("celonis_status")
+        reason = event.get("message") or "Celonis gave no reason"
+        what = f"The {watch.describe()} ended {status}: {reason}" if status else reason
+        raise CelonisSensorFailure(f"{what} See {watch.url(self.hook.base_url)}")
 
     def execute(self, context: Context) -> Any:
         """Poke once; if not done and deferrable, wait in the triggerer."""
@@ -110,15 +147,34 @@ class _CelonisSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):
             return None
-        end_time = time.time() + float(self.timeout)
-        self.defer(trigger=self._trigger(end_time), method_name="execute_complete", timeout=None)
+        settings = {"celonis_conn_id": self.celonis_conn_id, "end_time": time.time() + float(self.timeout),
+                    "poll_interval": float(self.poke_interval), "limbo_timeout": self.limbo_timeout,
+                    "cancel_on_kill": False, "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
+        self.defer(trigger=trigger_for(self.watch(), settings), method_name="execute_complete", timeout=None)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
-        """Resume after the trigger, with the same decisions as ``poke``."""
+        """Resume after the trigger, with the same decisions as ``poke`` (Celonis's reason kept)."""
         event = validated_event(event)
+        watch = watch_from_dict(event["watch"]) if event.get("watch") else self.watch()
         if event["status"] == "timeout":
-            raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s waiting for Celonis.")
-        self._decide(OUTCOME_OF_EVENT[event["status"]], event)
+            raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s waiting for the "
+                                       f"{watch.describe()}.")
+        if event.get("limbo"):
+            raise CelonisSensorFailure(f"{event.get('message')} See {watch.url(self.hook.base_url)}")
+        self._decide(event, watch)
+
+
+def _first_poke(context: Context) -> float | None:
+    """When a rescheduled sensor first poked (epoch seconds), where Airflow tells."""
+    ti = context.get("ti")
+    getter = getattr(ti, "get_first_reschedule_date", None)
+    if getter is None:
+        return None
+    try:
+        first = getter(context)
+    except Exception:  # noqa: BLE001 - only a bound on limbo; without it the start Celonis reports counts
+        return None
+    return first.timestamp() if first else None
 
 
 class CelonisDataModelLoadSensor(_CelonisSensor):
@@ -143,17 +199,11 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
 
-    def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
-        return judge_load(self.hook.get_last_load(self.pool_id, self.data_model_id),
-                          finished_after=_moment(self.finished_after))
-
-    def _trigger(self, end_time: float) -> CelonisDataModelLoadTrigger:
+    def watch(self) -> DataModelLoadWatch:
+        """The last load of the model, ended at or after ``finished_after``."""
         moment = _moment(self.finished_after)
-        return CelonisDataModelLoadTrigger(
-            celonis_conn_id=self.celonis_conn_id, pool_id=self.pool_id, data_model_id=self.data_model_id,
-            finished_after=moment.timestamp() if moment else None, end_time=end_time,
-            poll_interval=float(self.poke_interval), limbo_timeout=self.limbo_timeout, cancel_on_kill=False,
-        )
+        return DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id,
+                                  finished_after=moment.timestamp() if moment else None)
 
 
 class CelonisDataJobSensor(_CelonisSensor):
@@ -174,17 +224,8 @@ class CelonisDataJobSensor(_CelonisSensor):
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
 
-    def _judge(self) -> tuple[WaitOutcome, dict[str, Any]]:
-        outcome, details = judge_job(self.hook.get_data_job(self.pool_id, self.data_job_id),
-                                     finished_after=_moment(self.finished_after))
-        if outcome is WaitOutcome.FAILED:
-            details["message"] = self.hook.latest_execution_message(self.pool_id, self.data_job_id)
-        return outcome, details
-
-    def _trigger(self, end_time: float) -> CelonisDataJobTrigger:
+    def watch(self) -> DataJobExecutionWatch:
+        """The newest execution of the job, ended at or after ``finished_after``."""
         moment = _moment(self.finished_after)
-        return CelonisDataJobTrigger(
-            celonis_conn_id=self.celonis_conn_id, pool_id=self.pool_id, data_job_id=self.data_job_id,
-            finished_after=moment.timestamp() if moment else None, end_time=end_time,
-            poll_interval=float(self.poke_interval), limbo_timeout=self.limbo_timeout, cancel_on_kill=False,
-        )
+        return DataJobExecutionWatch(pool_id=self.pool_id, data_job_id=self.data_job_id,
+                                     finished_after=moment.timestamp() if moment else None)

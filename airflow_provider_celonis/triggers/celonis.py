@@ -1,8 +1,11 @@
-"""Async triggers that wait for a data model load or a data job execution, in the triggerer.
+"""Async triggers that wait for a data model load, a data job execution or a push job, in the triggerer.
 
-Only primitive kwargs (Airflow 3 serializes them with ``airflow.sdk.serde``), httpx only, one terminal
-event: ``{"status": "success" | "warning" | "error" | "timeout", "message": str, ...}``. The trigger
-has its own deadline (``end_time``) so a timeout reaches ``execute_complete``, which cancels the work.
+Each trigger runs one ``waiting`` watch with the async hook and the same clock as a worker, and yields one
+terminal event: ``{"status": "success" | "warning" | "error" | "timeout", "message": str, "watch": {...}, ...}``.
+Kwargs are primitives (Airflow 3 serializes them with ``airflow.sdk.serde``); the trigger has its own
+deadline (``end_time``) so a timeout reaches ``execute_complete``, which cancels the work.
+Kwargs of the previous release (``previous_load_id``, ``previous_execution``, …) are still accepted, so
+tasks deferred during an upgrade resume.
 """
 
 from __future__ import annotations
@@ -13,183 +16,124 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
-from airflow_provider_celonis.models import (
-    EVENT_STATUSES,
+from airflow_provider_celonis.waiting import (
+    DataJobExecutionWatch,
+    DataModelLoadWatch,
+    PushJobWatch,
     WaitClock,
-    WaitOutcome,
-    epoch_to_datetime,
-    judge_job,
-    judge_load,
-    judge_push,
+    Watch,
+    watch_from_dict,
 )
 
 
-def validated_event(event: Any) -> dict[str, Any]:
-    """A trigger event checked before use: anything unexpected, or a wait that broke, fails the task."""
-    if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-        raise CelonisError(f"Unexpected event from the Celonis trigger: {event!r}")
-    if event["status"] == "error" and not event.get("celonis_status"):
-        raise CelonisError(f"Waiting for Celonis failed: {event.get('message')}")
-    return event
-
-
-class _CelonisPollTrigger(BaseTrigger):
-    """Poll until the work ends, the deadline passes, or a limbo state lasts too long."""
+class _CelonisWatchTrigger(BaseTrigger):
+    """Poll a watch until the work ends, the deadline passes, or a limbo lasts too long."""
 
     def __init__(
         self,
         *,
         celonis_conn_id: str,
-        pool_id: str,
         end_time: float,
+        watch: dict[str, Any] | None = None,
+        pool_id: str | None = None,
         poll_interval: float = 30.0,
         limbo_timeout: float = 900.0,
         cancel_on_kill: bool = True,
+        retry_limit: int = 6,
+        retry_delay: float = 1.0,
+        **legacy: Any,
     ) -> None:
         super().__init__()
         self.celonis_conn_id = celonis_conn_id
-        self.pool_id = pool_id
         self.end_time = float(end_time)
         self.poll_interval = float(poll_interval)
         self.limbo_timeout = float(limbo_timeout)
         self.cancel_on_kill = bool(cancel_on_kill)
+        self.retry_limit = int(retry_limit)
+        self.retry_delay = float(retry_delay)
+        self.watch: Watch = watch_from_dict(watch) if watch else self._legacy_watch(pool_id or "", legacy)
 
-    def _base_kwargs(self) -> dict[str, Any]:
-        return {
-            "celonis_conn_id": self.celonis_conn_id, "pool_id": self.pool_id, "end_time": self.end_time,
+    @staticmethod
+    def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
+        """The watch described by the previous release's kwargs."""
+        raise NotImplementedError
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Classpath and primitive kwargs."""
+        return (f"{type(self).__module__}.{type(self).__qualname__}", {
+            "celonis_conn_id": self.celonis_conn_id, "end_time": self.end_time, "watch": self.watch.to_dict(),
             "poll_interval": self.poll_interval, "limbo_timeout": self.limbo_timeout,
-            "cancel_on_kill": self.cancel_on_kill,
-        }
+            "cancel_on_kill": self.cancel_on_kill, "retry_limit": self.retry_limit, "retry_delay": self.retry_delay})
 
-    async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
-        raise NotImplementedError
-
-    async def _cancel(self, hook: CelonisAsyncHook) -> None:
-        raise NotImplementedError
+    def _hook(self) -> CelonisAsyncHook:
+        return CelonisAsyncHook(self.celonis_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one terminal event."""
-        hook = CelonisAsyncHook(self.celonis_conn_id)
+        hook = self._hook()
         clock = WaitClock(self.end_time, self.poll_interval, self.limbo_timeout)
         try:
             while True:
-                event = clock.step(*await self._check(hook))
+                event = clock.step(await self.watch.aread(hook))
                 if event is not None:
-                    yield TriggerEvent(event)
+                    yield TriggerEvent({**event, "watch": self.watch.to_dict()})
                     return
                 await asyncio.sleep(clock.sleep_seconds())
         except Exception as exc:  # noqa: BLE001 - one error event, never a crashed trigger
-            yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}"})
+            yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}",
+                                "watch": self.watch.to_dict()})
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user marked the task failed/success or cleared it; cancel the remote work."""
         if self.cancel_on_kill:
             try:
-                await self._cancel(CelonisAsyncHook(self.celonis_conn_id))
+                await self.watch.acancel(self._hook())
             except Exception:  # noqa: BLE001 - best effort
-                self.log.warning("Could not cancel the Celonis work", exc_info=True)
+                self.log.warning("Could not cancel the %s", self.watch.describe(), exc_info=True)
 
 
-class CelonisDataModelLoadTrigger(_CelonisPollTrigger):
-    """Wait for a data model load to end.
+class CelonisDataModelLoadTrigger(_CelonisWatchTrigger):
+    """Wait for a data model load to end (a ``DataModelLoadWatch``)."""
 
-    :param previous_load_id: the last load before ours (a load still showing this id is not ours).
-    :param previous_started_at: its start (epoch seconds), used when load ids are not reported.
-    :param finished_after: sensors: only a load that ended at or after this moment (epoch seconds) counts.
-    """
-
-    def __init__(
-        self,
-        *,
-        data_model_id: str,
-        previous_load_id: str | None = None,
-        previous_started_at: float | None = None,
-        finished_after: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.data_model_id = data_model_id
-        self.previous_load_id = previous_load_id
-        self.previous_started_at = previous_started_at
-        self.finished_after = finished_after
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and primitive kwargs."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {**self._base_kwargs(), "data_model_id": self.data_model_id, "previous_load_id": self.previous_load_id,
-             "previous_started_at": self.previous_started_at, "finished_after": self.finished_after},
-        )
-
-    async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
-        load = await hook.get_last_load(self.pool_id, self.data_model_id)
-        return judge_load(load, previous_load_id=self.previous_load_id,
-                          previous_started_at=epoch_to_datetime(self.previous_started_at),
-                          finished_after=epoch_to_datetime(self.finished_after))
-
-    async def _cancel(self, hook: CelonisAsyncHook) -> None:
-        await hook.cancel_data_model_load(self.pool_id, self.data_model_id)
+    @staticmethod
+    def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
+        """Previous release: data_model_id, previous_load_id, previous_started_at, finished_after."""
+        started_by_task = bool(kwargs.get("previous_load_id") or kwargs.get("previous_started_at"))
+        return DataModelLoadWatch(pool_id=pool_id, data_model_id=kwargs["data_model_id"],
+                                  previous_load_id=kwargs.get("previous_load_id"),
+                                  previous_started_at=kwargs.get("previous_started_at"),
+                                  finished_after=kwargs.get("finished_after"), started_by_task=started_by_task)
 
 
-class CelonisDataJobTrigger(_CelonisPollTrigger):
-    """Wait for a data job execution to end.
+class CelonisDataJobTrigger(_CelonisWatchTrigger):
+    """Wait for a data job execution to end (a ``DataJobExecutionWatch``)."""
 
-    :param previous_execution: the execution the job showed before ours (``None``: none had run).
-    :param waiting_for_new: wait until an execution other than ``previous_execution`` appears.
-    :param finished_after: sensors: only an execution that ended at or after this moment counts.
-    """
-
-    def __init__(
-        self,
-        *,
-        data_job_id: str,
-        previous_execution: str | None = None,
-        waiting_for_new: bool = False,
-        finished_after: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.data_job_id = data_job_id
-        self.previous_execution = previous_execution
-        self.waiting_for_new = bool(waiting_for_new)
-        self.finished_after = finished_after
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and primitive kwargs."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {**self._base_kwargs(), "data_job_id": self.data_job_id, "previous_execution": self.previous_execution,
-             "waiting_for_new": self.waiting_for_new, "finished_after": self.finished_after},
-        )
-
-    async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
-        job = await hook.get_data_job(self.pool_id, self.data_job_id)
-        return judge_job(job, previous_execution=self.previous_execution, waiting_for_new=self.waiting_for_new,
-                         finished_after=epoch_to_datetime(self.finished_after))
-
-    async def _cancel(self, hook: CelonisAsyncHook) -> None:
-        await hook.cancel_data_job(self.pool_id, self.data_job_id)
+    @staticmethod
+    def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
+        """Previous release: data_job_id, previous_execution, waiting_for_new, finished_after."""
+        return DataJobExecutionWatch(pool_id=pool_id, data_job_id=kwargs["data_job_id"],
+                                     previous_execution_id=kwargs.get("previous_execution"),
+                                     started_by_task=bool(kwargs.get("waiting_for_new")),
+                                     finished_after=kwargs.get("finished_after"))
 
 
-class CelonisPushJobTrigger(_CelonisPollTrigger):
-    """Wait for an executed Data Push job to end (DONE, ERROR or CANCELED).
+class CelonisPushJobTrigger(_CelonisWatchTrigger):
+    """Wait for an executed Data Push job to end (a ``PushJobWatch``)."""
 
-    :param push_job_id: the push job's id.
-    """
+    @staticmethod
+    def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
+        """Previous release: push_job_id."""
+        return PushJobWatch(pool_id=pool_id, push_job_id=kwargs["push_job_id"])
 
-    def __init__(self, *, push_job_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.push_job_id = push_job_id
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Classpath and primitive kwargs."""
-        return (f"{type(self).__module__}.{type(self).__qualname__}",
-                {**self._base_kwargs(), "push_job_id": self.push_job_id})
+_TRIGGERS: dict[type, type[_CelonisWatchTrigger]] = {
+    DataModelLoadWatch: CelonisDataModelLoadTrigger,
+    DataJobExecutionWatch: CelonisDataJobTrigger,
+    PushJobWatch: CelonisPushJobTrigger,
+}
 
-    async def _check(self, hook: CelonisAsyncHook) -> tuple[WaitOutcome, dict[str, Any]]:
-        return judge_push(await hook.get_push_job(self.pool_id, self.push_job_id))
 
-    async def _cancel(self, hook: CelonisAsyncHook) -> None:
-        await hook.cancel_push_job(self.pool_id, self.push_job_id)
+def trigger_for(watch: Watch, settings: dict[str, Any]) -> _CelonisWatchTrigger:
+    """The trigger that runs ``watch`` in the triggerer, with the task's wait settings."""
+    return _TRIGGERS[type(watch)](watch=watch.to_dict(), **settings)
