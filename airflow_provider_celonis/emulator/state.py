@@ -565,6 +565,11 @@ class EmulatorState:
             try:
                 if config is None:
                     raise tables.PushRejected(f"Table {table_name} is not configured in connection {connection['id']}.")
+                compressed = tables.compressed_columns(data)
+                if compressed:  # "File formats: Uncompressed parquet files only" [doc]
+                    raise tables.PushRejected(
+                        f"Compressed parquet is not supported: column(s) {', '.join(compressed)}. Standard Data "
+                        "Ingestion takes uncompressed parquet files only; nothing of this file was applied.")
                 data_table = tables.read_parquet(data)
                 keys = list(config.get("primary_key") or [])
                 missing = [k for k in keys if k not in data_table.column_names]

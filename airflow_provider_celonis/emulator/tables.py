@@ -44,6 +44,22 @@ def read_parquet(data: bytes) -> pa.Table:
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
 
 
+def compressed_columns(data: bytes) -> list[str]:
+    """``column (CODEC)`` for every parquet column chunk written with a compression codec."""
+    try:
+        metadata = pq.read_metadata(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected file
+        raise PushRejected(f"File is not a readable parquet file: {exc}") from None
+    found: dict[str, str] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            if column.compression != "UNCOMPRESSED":
+                found.setdefault(column.path_in_schema, column.compression)
+    return [f"{name} ({codec})" for name, codec in found.items()]
+
+
 def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str, Any] | None) -> pa.Table:
     """Read a CSV chunk with the job's ``csvParsingOptions``; columns typed by the table schema, else strings."""
     options = options or {}
