@@ -44,8 +44,9 @@ class CelonisIngestFilesOperator(BaseOperator):
     the "Push data into Celonis" data connection (an older age column value never overwrites a newer
     one). The endpoint takes uncompressed parquet only: uncompressed parquet files go up as they are
     (multipart above ``multipart_threshold_bytes``); compressed ones (snappy, zstd, gzip, …) are re-encoded
-    without compression and CSV files converted, both streamed batch by batch (bounded memory). Before anything is uploaded, every file is checked to
-    hold the ``primary_keys`` (and ``age_column``) columns, so a bad file never lands half a batch.
+    without compression and CSV files converted, both streamed batch by batch (bounded memory). Before
+    anything is uploaded, every file is checked to hold the ``primary_keys`` (and ``age_column``)
+    columns, so a bad file never lands half a batch.
     The API has no status to wait for: the task ends when every file is uploaded.
 
     :param connection_id: the data connection's id (Data Integration > the connection's URL). Templated.
