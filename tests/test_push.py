@@ -100,8 +100,19 @@ def test_long_strings_are_never_cut(emulator):
         job.raw["tableSchema"]["columns"]
 
 
+def to_milliseconds(table: pa.Table) -> pa.Table:
+    """The table with every timestamp cut to milliseconds (what a CSV chunk can carry)."""
+    arrays = [c.cast(pa.timestamp("ms", c.type.tz), safe=False).cast(c.type) if pa.types.is_timestamp(c.type) else c
+              for c in table.columns]
+    return pa.table(arrays, names=table.column_names)
+
+
 def test_csv_chunks_round_trip(emulator):
-    source = mixed_table(30)
+    """Celonis reads dateFormat as a Java pattern (emulated): milliseconds, three digits, land exactly."""
+    source = to_milliseconds(mixed_table(30))
+    assert source.column("at_berlin").cast(pa.int64()).to_pylist()[0] % 1000 == 0
+    at = pa.array([dt.datetime(2024, 1, 1, 0, 0, 0, 5000)] * 30, pa.timestamp("us"))  # .005 s, not .5 s
+    source = source.set_column(source.column_names.index("local"), "local", at)
     summary = push_op(data=source, file_type="CSV").execute(context())
     assert summary["file_type"] == "CSV"
     got = landed(emulator).sort_by("id")
@@ -128,6 +139,18 @@ def test_many_chunks_reader_source_and_delta_upsert(emulator):
     push_op(data=change, push_type="DELTA", keys=["id"]).execute(context())
     expected = pa.concat_tables([first.slice(0, 2500), change])
     same_rows(landed(emulator), expected)
+
+
+def test_csv_chunks_refuse_sub_millisecond_timestamps_before_any_request(emulator):
+    with pytest.raises(CelonisError, match=r"'at_berlin'.*sub-millisecond.*file_type=\"PARQUET\""):
+        push_op(data=mixed_table(30), file_type="CSV").execute(context())
+    assert emulator.requests("/data-push/") == []
+
+
+def test_csv_job_declares_a_java_millisecond_pattern(emulator):
+    push_op(data=pa.table({"id": [1]}), file_type="CSV").execute(context())
+    options = CelonisHook().list_push_jobs(POOL)[0].raw["csvParsingOptions"]
+    assert options["dateFormat"] == "yyyy-MM-dd'T'HH:mm:ss.SSS"
 
 
 def test_csv_source_files_keep_text_exactly(emulator, tmp_path):

@@ -33,10 +33,14 @@ DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
 # time zone). Celonis's own client writes INT96 timestamps; whether INT64 is equally read is a [guess].
 PARQUET_WRITE_OPTIONS: dict[str, Any] = {"compression": "snappy", "coerce_timestamps": "us",
                                          "allow_truncated_timestamps": False}
-# How CSV chunks are written, and the csvParsingOptions the push job declares for them.
-CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # Arrow's %S carries the fraction (.ffffff for microseconds)
+# How CSV chunks are written, and the csvParsingOptions the push job declares for them. dateFormat is a
+# java.text.SimpleDateFormat pattern [client]: there "S" is a number of milliseconds however many digits
+# follow (".123456" = 123,456 ms), so timestamps go out with exactly three fraction digits, and a value
+# with sub-millisecond digits cannot go into a CSV chunk without loss (see ``csv_text_batch``).
+CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # on timestamp[ms], Arrow's %S writes seconds and ".mmm"
+CSV_DATE_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSS"
 CSV_PARSING_OPTIONS = {"separatorSequence": ",", "quoteSequence": '"', "escapeSequence": '"', "lineEnding": "\n",
-                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": CSV_DATE_PATTERN}
 
 
 @dataclass
@@ -113,13 +117,25 @@ class _OpenChunk:
 
 
 def csv_text_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Every column as text, as CSV chunks carry it: timestamps in UTC as ``CSV_DATETIME_FORMAT``."""
+    """Every column as text, as CSV chunks carry it: timestamps in UTC, to the millisecond (``CSV_DATE_PATTERN``).
+
+    A timestamp with sub-millisecond digits fails, naming the column: the Java pattern cannot carry them,
+    and cutting them would change the data silently. Parquet chunks carry microseconds.
+    """
     arrays = []
     for i, field in enumerate(batch.schema):
         column = batch.column(i)
         if pa.types.is_timestamp(field.type):
             target_tz = "UTC" if field.type.tz else None
-            column = pc.strftime(column.cast(pa.timestamp("us", target_tz)), format=CSV_DATETIME_FORMAT)
+            try:
+                column = column.cast(pa.timestamp("ms", target_tz))  # safe cast: refuses to drop digits
+            except pa.ArrowInvalid:
+                raise CelonisError(
+                    f"Column {field.name!r} holds timestamps with sub-millisecond digits, which a CSV chunk cannot "
+                    f"carry (Celonis reads its dateFormat {CSV_DATE_PATTERN!r} as a Java pattern: milliseconds "
+                    "at most). Use file_type=\"PARQUET\" (microseconds kept), or round the column to "
+                    "milliseconds first.") from None
+            column = pc.strftime(column, format=CSV_DATETIME_FORMAT)
         elif pa.types.is_boolean(field.type):
             column = pc.if_else(column, "true", "false")
         elif not pa.types.is_string(field.type):
