@@ -27,6 +27,14 @@ DATA_POOL_SCOPES = {"integration.data-pools"}
 PUSH_SCOPES = {"integration.data-pools", "integration.data-pools:data_push"}
 
 
+def _choice(settings: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    """A seed switch: one of ``choices`` (the first is the default); anything else names the choices."""
+    value = settings.get(name, choices[0])
+    if value not in choices:
+        raise ValueError(f"settings.{name} must be one of {', '.join(map(repr, choices))}, not {value!r}.")
+    return value
+
+
 class ApiError(Exception):
     """An error answer: HTTP status and the Celonis error envelope."""
 
@@ -132,6 +140,9 @@ class EmulatorState:
             # How long a new load or execution stays invisible to status reads after it was started:
             # Celonis registers it asynchronously, so a read right after the trigger shows the previous one.
             self.registration_seconds = float(settings.get("registration_seconds", 0.0))
+            # How Data Push reads INT64 timestamp columns: every Celonis-written client sends INT96 and no
+            # source shows INT64 being read, so by default a chunk with INT64 timestamps fails the job.
+            self.push_int64_timestamps = _choice(settings, "push_parquet_int64_timestamps", ("reject", "accept"))
             limits = settings.get("rate_limits", {})
             self.push_per_second = int(limits.get("push_execute_per_second", 10))
             self.push_per_hour = int(limits.get("push_execute_per_hour", 250))
@@ -491,6 +502,13 @@ class EmulatorState:
         if job["fileType"] == "CSV":
             parts = [tables.read_csv(d, job.get("csvParsingOptions"), job.get("tableSchema")) for d in upserts]
         else:
+            if self.push_int64_timestamps == "reject":
+                for data in upserts:
+                    columns = tables.int64_timestamp_columns(data)
+                    if columns:
+                        raise tables.PushRejected(
+                            f"Column(s) {', '.join(columns)}: INT64 timestamps are not read by Data Push; "
+                            "write parquet timestamps as INT96.")
             parts = [tables.read_parquet(d) for d in upserts]
         data = tables.concat(parts)
         tables.check_flat(data)

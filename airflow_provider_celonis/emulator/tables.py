@@ -38,10 +38,20 @@ class PushRejected(Exception):
     """A push job's data cannot be applied; the message goes into the job's ``logs``."""
 
 
-def read_parquet(data: bytes) -> pa.Table:
-    """Read a parquet chunk or file."""
+def int64_timestamp_columns(data: bytes) -> list[str]:
+    """The columns of a parquet chunk stored as INT64 timestamps (not INT96)."""
     try:
-        return pq.read_table(io.BytesIO(data))
+        schema = pq.read_metadata(io.BytesIO(data)).schema
+    except Exception as exc:  # noqa: BLE001
+        raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
+    return [schema.column(i).path for i in range(len(schema))
+            if schema.column(i).physical_type == "INT64" and "Timestamp" in str(schema.column(i).logical_type)]
+
+
+def read_parquet(data: bytes) -> pa.Table:
+    """Read a parquet chunk or file (INT96 timestamps as microseconds, without a zone: UTC wall time)."""
+    try:
+        return pq.read_table(io.BytesIO(data), coerce_int96_timestamp_unit="us")
     except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected chunk
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
 
