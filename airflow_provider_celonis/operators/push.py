@@ -20,6 +20,7 @@ from airflow_provider_celonis.push.chunks import (
     PreparedPush,
     validate_chunk_size,
 )
+from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, parse_timestamps
 from airflow_provider_celonis.push.sources import (
     DEFAULT_SQL_BATCH_ROWS,
     CsvReadOptions,
@@ -71,6 +72,9 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param sql_parameters: parameters bound to ``sql``. Templated.
     :param sql_batch_rows: rows fetched from the cursor at a time.
     :param connection_id: the data connection in the pool the table belongs to (optional). Templated.
+    :param parquet_timestamps: how parquet chunks store timestamps: ``int96`` (default; what Celonis's own
+        client writes for Data Push, microseconds kept) or ``int64_us`` (opt-in; no source shows Data Push
+        reading it). A parquet source file in the other encoding is re-encoded, not sent unchanged.
     :param chunk_size_bytes: the largest chunk (default 256 MiB; the API limit is 1 GB).
     :param max_concurrent_uploads: chunks uploaded at the same time (default 2).
     :param spool_dir: where chunk files are written (default: the system temp directory); needs room for
@@ -104,6 +108,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         sql_parameters: Any = None,
         sql_batch_rows: int = DEFAULT_SQL_BATCH_ROWS,
         connection_id: str | None = None,
+        parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
         max_concurrent_uploads: int = 2,
         spool_dir: str | None = None,
@@ -126,6 +131,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         self.sql_parameters = sql_parameters
         self.sql_batch_rows = sql_batch_rows
         self.connection_id = connection_id
+        self.parquet_timestamps = parquet_timestamps
         self.chunk_size_bytes = chunk_size_bytes
         self.max_concurrent_uploads = max_concurrent_uploads
         self.spool_dir = spool_dir
@@ -157,6 +163,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
             raise ValueError("keys apply to DELTA pushes (upsert); a REPLACE push replaces the whole table. "
                              "Remove keys or set push_type='DELTA'.")
         validate_chunk_size(self.chunk_size_bytes)
+        parse_timestamps(self.parquet_timestamps)
         if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
             raise ValueError(f"max_concurrent_uploads must be an integer from 1 to 16, not "
                              f"{self.max_concurrent_uploads!r}.")
@@ -183,7 +190,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         keys = list(self.keys or [])
         with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool:
             began = time.monotonic()
-            spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value)
+            spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value,
+                                 encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps))
             prepared = spooler.add(self._source_parts())
             missing = [k for k in keys if k not in prepared.tracker.schema.names]
             if missing:
