@@ -81,6 +81,13 @@ DEMO_SEED: dict[str, Any] = {
 }
 
 
+# Seed switches where the evidence allows two answers: the first choice is the default (docs/emulator.md).
+SWITCHES: dict[str, tuple[str, ...]] = {
+    "create_push_job_response": ("json", "empty_204"),
+    "push_parquet_int64_timestamps": ("reject", "accept"),
+}
+
+
 def demo_seed() -> dict[str, Any]:
     """A fresh copy of the built-in demo seed."""
     return copy.deepcopy(DEMO_SEED)
@@ -106,6 +113,17 @@ def validate_seed(seed: Any) -> None:
     for client in creds.get("oauth_clients", []):
         if not {"client_id", "client_secret"} <= set(client):
             raise ValueError("Each oauth_clients entry needs client_id and client_secret.")
+    settings = seed.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ValueError("'settings' must be an object.")
+    for name, choices in SWITCHES.items():
+        if name in settings and settings[name] not in choices:
+            raise ValueError(f"settings.{name} must be one of {', '.join(map(repr, choices))}, not {settings[name]!r}.")
+    for name in ("push_submit_spacing_seconds", "rate_limit_window_seconds"):
+        value = settings.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
+                or (name == "rate_limit_window_seconds" and value <= 0):
+            raise ValueError(f"settings.{name} must be a number of seconds, not {value!r}.")
     pools = seed.get("pools", [])
     if not isinstance(pools, list):
         raise ValueError("'pools' must be a list.")
