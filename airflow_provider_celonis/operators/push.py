@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
+from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
-from airflow_provider_celonis.models import PushFileType, PushJobStatus, PushType, WaitOutcome, judge_push
+from airflow_provider_celonis.models import PushFileType, PushType, WaitOutcome, judge_push
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
@@ -30,7 +30,8 @@ from airflow_provider_celonis.push.sources import (
     object_batches,
     sql_batches,
 )
-from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_applied
+from airflow_provider_celonis.push.submit import submit_push_job
+from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
 from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
 from airflow_provider_celonis.validation import require_text
 
@@ -188,6 +189,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         push_type = PushType.parse(self.push_type)
         file_type = PushFileType.parse(self.file_type)
         keys = list(self.keys or [])
+        deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool:
             began = time.monotonic()
             spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value,
@@ -228,7 +230,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                     self._discard_job("the push failed before the job ran")
                     raise
             try:
-                self._execute(job.id)
+                self._execute(job.id, deadline)
             except BaseException:
                 self._discard_job("the push failed before the job ran")
                 raise
@@ -245,22 +247,9 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                                  PushFileType.parse(self.file_type).value)
         uploader.upload(prepared.chunks)
 
-    def _execute(self, job_id: str) -> None:
-        """Submit the job once: after an unclear failure, the job's status tells whether it was submitted."""
-        try:
-            self.hook.execute_push_job(self.pool_id, job_id)
-        except CelonisApiError as exc:
-            if not may_have_been_applied(exc):
-                raise
-            status = self.hook.get_push_job(self.pool_id, job_id).status
-            if status is not PushJobStatus.NEW:
-                self.log.warning("Executing push job %s failed unclearly (%s), but it is %s: it was submitted.",
-                                 job_id, exc.reason or exc, status.value)
-            else:
-                self.log.warning("Executing push job %s failed (%s) and it is still NEW: submitting again.",
-                                 job_id, exc.reason or exc)
-                time.sleep(self.hook.retry_policy.backoff(1))
-                self.hook.execute_push_job(self.pool_id, job_id)
+    def _execute(self, job_id: str, deadline: float) -> None:
+        """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
+        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
         self._executed = True
 
     # --- waiting and cleanup ----------------------------------------------------------------------
