@@ -18,8 +18,11 @@ SUBMIT = "/data-push/[^/]+/jobs/[^/]+$"
 
 def submits(emulator) -> list[int]:
     """The statuses of the submit (execute) requests, in order."""
-    return [r["status"] for r in emulator.requests("/jobs/", "POST")
-            if not r["path"].endswith(("/jobs/", "/upserted", "/cancel"))]
+    return [
+        r["status"]
+        for r in emulator.requests("/jobs/", "POST")
+        if not r["path"].endswith(("/jobs/", "/upserted", "/cancel"))
+    ]
 
 
 def test_a_409_on_submit_reads_the_job_and_never_deletes_it(emulator):

@@ -69,11 +69,14 @@ class ParquetEncoding:
 def parse_timestamps(value: Any) -> str:
     """A timestamp encoding name, or an error naming the choices."""
     if value not in TIMESTAMP_ENCODINGS:
-        raise CelonisError(f"parquet_timestamps must be 'int96' (what Celonis's own client writes, the default) or "
-                           f"'int64_us', not {value!r}.")
+        raise CelonisError(
+            f"parquet_timestamps must be 'int96' (what Celonis's own client writes, the default) or "
+            f"'int64_us', not {value!r}."
+        )
     return value
 
 
 DATA_PUSH_PARQUET = ParquetEncoding("Data Push", compression="snappy", timestamps="int96")
-INGESTION_PARQUET = ParquetEncoding("Standard Data Ingestion", compression="none", timestamps="int64_us",
-                                    timestamps_required=False)
+INGESTION_PARQUET = ParquetEncoding(
+    "Standard Data Ingestion", compression="none", timestamps="int64_us", timestamps_required=False
+)

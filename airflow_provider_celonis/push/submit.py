@@ -49,11 +49,13 @@ def rate_limit_error(job_id: str, wait: ServerAskedToWait, deadline: float) -> C
         f"(in {wait.seconds:.0f} s), later than this task's timeout allows ({left:.0f} s left). Celonis allows "
         "10 submissions per second and 250 per hour per team (windows start on the full UTC hour): submit "
         "fewer push jobs per hour (batch sources into fewer, larger pushes), run push tasks through an "
-        "Airflow pool, or raise timeout to wait for the reset. The job was not submitted.")
+        "Airflow pool, or raise timeout to wait for the reset. The job was not submitted."
+    )
 
 
-def submit_push_job(hook: CelonisHook, pool_id: str, job_id: str, deadline: float,
-                    log: logging.Logger | logging.LoggerAdapter) -> None:
+def submit_push_job(
+    hook: CelonisHook, pool_id: str, job_id: str, deadline: float, log: logging.Logger | logging.LoggerAdapter
+) -> None:
     """Submit ``job_id`` so that it runs exactly once, giving up at ``deadline`` (epoch seconds)."""
     attempt = 0
     while True:
@@ -64,8 +66,12 @@ def submit_push_job(hook: CelonisHook, pool_id: str, job_id: str, deadline: floa
         except ServerAskedToWait as wait:
             if time.time() + wait.seconds > deadline:
                 raise rate_limit_error(job_id, wait, deadline) from None
-            log.warning("Celonis asked to wait %.0f s before submitting push job %s (until %s UTC); waiting.",
-                        wait.seconds, job_id, f"{wait.until:%H:%M:%S}")
+            log.warning(
+                "Celonis asked to wait %.0f s before submitting push job %s (until %s UTC); waiting.",
+                wait.seconds,
+                job_id,
+                f"{wait.until:%H:%M:%S}",
+            )
             time.sleep(wait.seconds)
             continue
         except CelonisApiError as exc:
@@ -73,13 +79,24 @@ def submit_push_job(hook: CelonisHook, pool_id: str, job_id: str, deadline: floa
                 raise
             status = hook.get_push_job(pool_id, job_id).status
             if status is not PushJobStatus.NEW:
-                log.warning("Submitting push job %s failed (%s), but it is %s: it was submitted.", job_id,
-                            exc.reason or exc, status.value)
+                log.warning(
+                    "Submitting push job %s failed (%s), but it is %s: it was submitted.",
+                    job_id,
+                    exc.reason or exc,
+                    status.value,
+                )
                 return
             pause = hook.retry_policy.backoff(attempt)
             if time.time() + pause > deadline:
-                raise CelonisError(f"Push job {job_id} is still NEW after {attempt} submission attempt(s) and the "
-                                   f"task's timeout is reached; the last answer: {exc}") from None
-            log.warning("Submitting push job %s failed (%s) and it is still NEW: submitting again in %.1f s "
-                        "(attempt %d).", job_id, exc.reason or exc, pause, attempt + 1)
+                raise CelonisError(
+                    f"Push job {job_id} is still NEW after {attempt} submission attempt(s) and the "
+                    f"task's timeout is reached; the last answer: {exc}"
+                ) from None
+            log.warning(
+                "Submitting push job %s failed (%s) and it is still NEW: submitting again in %.1f s (attempt %d).",
+                job_id,
+                exc.reason or exc,
+                pause,
+                attempt + 1,
+            )
             time.sleep(pause)
