@@ -147,3 +147,12 @@ def test_csv_is_converted_to_uncompressed_parquet(emulator, tmp_path):
     run(ingest_op(source_path=str(tmp_path / "a.csv")))
     assert [e["status"] for e in emulator.admin("GET", "/_emulator/ingestion").json()] == ["PROCESSED"]
     assert emulator.table("shipment")["rows"] == [{"order_id": "7", "created_at": "1"}]
+
+
+def test_hook_refuses_a_compressed_file_before_any_request(emulator, tmp_path):
+    from airflow_provider_celonis.hooks.celonis import CelonisHook
+
+    pq.write_table(pa.table({"order_id": [1]}), tmp_path / "s.parquet", compression="snappy")
+    with pytest.raises(CelonisError, match=r"order_id is SNAPPY-compressed.*compression='none'.*Nothing was uploaded"):
+        CelonisHook().upload_ingestion_file(tmp_path / "s.parquet", CONNECTION, "shipment")
+    assert emulator.requests("/api/data-ingestion") == []

@@ -422,9 +422,26 @@ class CelonisHook(BaseHook):
     ) -> str:
         """Upload one parquet file to ``s3://continuous/connection/<connectionId>/<table>/<file>``.
 
-        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key.
+        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key. The
+        endpoint takes uncompressed parquet only: a compressed file fails here, before any request (S3
+        would accept it and Celonis's processing would then drop it); ``CelonisIngestFilesOperator``
+        re-encodes such files.
         """
+        import pyarrow.parquet as pq
         from boto3.s3.transfer import TransferConfig
+
+        from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
+
+        try:
+            mismatch = INGESTION_PARQUET.mismatch(pq.read_metadata(os.fspath(local_path)))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise CelonisError(f"{os.fspath(local_path)!r} is not a readable parquet file: {exc}") from None
+        if mismatch:
+            raise CelonisError(
+                f"{os.fspath(local_path)!r} cannot go to Standard Data Ingestion as it is: {mismatch}, and the "
+                "endpoint takes uncompressed parquet files only. Write it with compression='none' (pyarrow: "
+                "pq.write_table(table, path, compression='none')), or upload it with CelonisIngestFilesOperator, "
+                "which re-encodes it. Nothing was uploaded.")
 
         key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
         s3 = client or self.get_ingestion_client()
