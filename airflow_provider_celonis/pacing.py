@@ -2,7 +2,8 @@
 
 Celonis counts submissions per team across all clients; this pacer only spaces the ones this process
 makes (several push tasks in one worker process, or threads). Across workers, cap concurrency with an
-Airflow pool; a 429 that still happens is waited out by the retry policy (``Retry-After``).
+Airflow pool; a 429 that still happens is waited out by ``push.submit`` (until the reset, when it fits the
+task's timeout).
 """
 
 from __future__ import annotations

@@ -15,7 +15,24 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from airflow_provider_celonis.exceptions import CelonisError
+
 REFUSED_BEFORE_ACTING = frozenset({429, 503})
+
+
+class ServerAskedToWait(CelonisError):
+    """Celonis refused a request and named how long to wait (``Retry-After`` / ``x-ratelimit-reset``).
+
+    Raised instead of waiting by a policy with ``defer_advised_waits``, so the caller, which knows its
+    deadline, decides: wait until ``until`` when that fits, else fail naming it. Nothing was done.
+    """
+
+    def __init__(self, seconds: float, limit: str | None = None) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self.until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
+        super().__init__(f"Celonis refused the request and asked to wait {seconds:.0f} s, until "
+                         f"{self.until:%Y-%m-%d %H:%M:%S} UTC" + (f" (limit {limit})" if limit else "") + ".")
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 
@@ -26,6 +43,8 @@ class RetryPolicy:
     max_attempts: int = 6
     base_delay: float = 1.0
     max_delay: float = 60.0
+    # True: a wait the server asks for is not slept here but raised as ``ServerAskedToWait``.
+    defer_advised_waits: bool = False
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -54,6 +73,9 @@ class RetryPolicy:
         """How long to wait after a retryable response: the server's word if it gave one, else backoff."""
         advised = server_advised_wait(headers)
         if advised is not None:
+            if self.defer_advised_waits:
+                limit = {k.lower(): v for k, v in headers.items()}.get("x-ratelimit-limit")
+                raise ServerAskedToWait(advised, limit)
             return min(self.max_delay, advised)
         return min(self.max_delay, self.backoff(attempt))
 

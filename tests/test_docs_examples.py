@@ -83,7 +83,7 @@ def test_aws_s3_cp_as_in_the_docs(emulator, tmp_path):
            "AWS_CONFIG_FILE": str(tmp_path / "config")}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         env.pop(name, None)
-    pq.write_table(pa.table({"order_id": [7], "created_at": [1]}), tmp_path / "shipment.parquet")
+    pq.write_table(pa.table({"order_id": [7], "created_at": [1]}), tmp_path / "shipment.parquet", compression="none")
     result = subprocess.run(
         [*aws, "s3", "cp", "shipment.parquet", "--endpoint-url", f"{emulator.url}/api/data-ingestion",
          f"s3://continuous/connection/{CONNECTION}/shipment/", "--profile", "profileName"],

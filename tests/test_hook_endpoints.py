@@ -218,7 +218,7 @@ def test_ids_are_url_quoted(emulator):
 def test_ingestion_upload_small_and_multipart(emulator, tmp_path):
     h = hook()
     small = tmp_path / "shipment.parquet"
-    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), small)
+    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), small, compression="none")
     key = h.upload_ingestion_file(small, CONNECTION, "shipment")
     assert key == f"connection/{CONNECTION}/shipment/shipment.parquet"
     assert emulator.table("shipment")["rows"] == [
@@ -242,17 +242,17 @@ def test_ingestion_upload_small_and_multipart(emulator, tmp_path):
 def test_ingestion_age_rule_keeps_newer_row(emulator, tmp_path):
     h = hook()
     first = tmp_path / "a.parquet"
-    pq.write_table(pa.table({"order_id": [1], "created_at": [5], "v": ["new"]}), first)
+    pq.write_table(pa.table({"order_id": [1], "created_at": [5], "v": ["new"]}), first, compression="none")
     h.upload_ingestion_file(first, CONNECTION, "shipment")
     older = tmp_path / "b.parquet"
-    pq.write_table(pa.table({"order_id": [1], "created_at": [4], "v": ["old"]}), older)
+    pq.write_table(pa.table({"order_id": [1], "created_at": [4], "v": ["old"]}), older, compression="none")
     h.upload_ingestion_file(older, CONNECTION, "shipment")
     assert emulator.table("shipment")["rows"][0]["v"] == "new"
 
 
 def test_ingestion_wrong_secret_is_refused(emulator, tmp_path):
     path = tmp_path / "x.parquet"
-    pq.write_table(pa.table({"order_id": [1]}), path)
+    pq.write_table(pa.table({"order_id": [1]}), path, compression="none")
     client = hook().get_ingestion_client(secret_access_key="not-the-secret")
     with pytest.raises(CelonisApiError) as err:
         hook().upload_ingestion_file(path, CONNECTION, "shipment", client=client)
@@ -262,7 +262,7 @@ def test_ingestion_wrong_secret_is_refused(emulator, tmp_path):
 
 def test_ingestion_missing_primary_key_is_reported(emulator, tmp_path):
     path = tmp_path / "x.parquet"
-    pq.write_table(pa.table({"other": [1]}), path)
+    pq.write_table(pa.table({"other": [1]}), path, compression="none")
     hook().upload_ingestion_file(path, CONNECTION, "shipment")
     log = emulator.admin("GET", "/_emulator/ingestion").json()
     assert log[-1]["status"] == "ERROR" and "order_id" in log[-1]["message"]

@@ -94,3 +94,65 @@ def test_bad_input(emulator, kwargs, message):
     params = {"source_path": __file__, **kwargs}
     with pytest.raises((ValueError, CelonisError), match=message):
         run(CelonisIngestFilesOperator(task_id="i", table_name="shipment", **{"connection_id": CONNECTION, **params}))
+
+
+def test_compressed_parquet_is_accepted_by_s3_but_not_applied(emulator, tmp_path):
+    """The emulator as the evidence says: "Uncompressed parquet files only"; S3 answers 200 anyway."""
+    import hashlib
+    import io
+
+    from airflow_provider_celonis.hooks.celonis import CelonisHook
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"order_id": [1], "created_at": [1]}), sink, compression="zstd")
+    client = CelonisHook().get_ingestion_client()
+    key = f"connection/{CONNECTION}/shipment/raw.parquet"
+    answer = client.put_object(Bucket="continuous", Key=key, Body=sink.getvalue())
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert answer["ETag"].strip('"') == hashlib.md5(sink.getvalue()).hexdigest()  # noqa: S324
+    [entry] = emulator.admin("GET", "/_emulator/ingestion").json()
+    assert entry["status"] == "ERROR" and entry["rows"] == 0
+    assert "order_id (ZSTD)" in entry["message"] and "uncompressed parquet files only" in entry["message"]
+    with pytest.raises(Exception, match="404"):
+        emulator.table("shipment")
+
+
+@pytest.mark.parametrize("codec", ["snappy", "zstd", "gzip", "brotli", "lz4"])
+def test_compressed_parquet_is_reencoded_uncompressed(emulator, tmp_path, codec):
+    n = 20_000
+    source = pa.table({"order_id": list(range(n)), "created_at": [3] * n, "v": [f"ä-{i}" * 3 for i in range(n)],
+                       "at": [dt.datetime(2024, 1, 1, 0, 0, 0, i) for i in range(n)]})
+    pq.write_table(source, tmp_path / "c.parquet", compression=codec, row_group_size=3000)
+    summary = run(ingest_op(source_path=str(tmp_path / "c.parquet")))
+    assert summary["rows"] == n
+    [entry] = emulator.admin("GET", "/_emulator/ingestion").json()
+    assert entry["status"] == "PROCESSED", entry
+    assert emulator.arrow_table("shipment").sort_by("order_id").equals(source)
+
+
+def test_uncompressed_parquet_goes_up_unchanged(emulator, tmp_path):
+    import hashlib
+
+    from airflow_provider_celonis.hooks.celonis import CelonisHook
+
+    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1]}), tmp_path / "u.parquet", compression="none")
+    summary = run(ingest_op(source_path=str(tmp_path / "u.parquet")))
+    head = CelonisHook().get_ingestion_client().head_object(Bucket="continuous", Key=summary["files"][0]["key"])
+    assert head["ETag"].strip('"') == hashlib.md5((tmp_path / "u.parquet").read_bytes()).hexdigest()  # noqa: S324
+    assert summary["files"][0]["bytes"] == (tmp_path / "u.parquet").stat().st_size
+
+
+def test_csv_is_converted_to_uncompressed_parquet(emulator, tmp_path):
+    (tmp_path / "a.csv").write_text("order_id,created_at\n7,1\n", encoding="utf-8")
+    run(ingest_op(source_path=str(tmp_path / "a.csv")))
+    assert [e["status"] for e in emulator.admin("GET", "/_emulator/ingestion").json()] == ["PROCESSED"]
+    assert emulator.table("shipment")["rows"] == [{"order_id": "7", "created_at": "1"}]
+
+
+def test_hook_refuses_a_compressed_file_before_any_request(emulator, tmp_path):
+    from airflow_provider_celonis.hooks.celonis import CelonisHook
+
+    pq.write_table(pa.table({"order_id": [1]}), tmp_path / "s.parquet", compression="snappy")
+    with pytest.raises(CelonisError, match=r"order_id is SNAPPY-compressed.*compression='none'.*Nothing was uploaded"):
+        CelonisHook().upload_ingestion_file(tmp_path / "s.parquet", CONNECTION, "shipment")
+    assert emulator.requests("/api/data-ingestion") == []

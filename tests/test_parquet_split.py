@@ -78,7 +78,7 @@ def test_operator_sends_a_large_file_as_unchanged_parts(emulator, tmp_path):
 
     source = mixed_table(6000)
     path = tmp_path / "big.parquet"
-    pq.write_table(source, path, row_group_size=500)
+    pq.write_table(source, path, row_group_size=500, use_deprecated_int96_timestamps=True)  # as Data Push takes
     chunk = 64 * 1024
     assert path.stat().st_size > 2 * chunk
     summary = push_op(source_path=str(path), chunk_size_bytes=chunk).execute(context())

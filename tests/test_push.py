@@ -58,19 +58,22 @@ def landed(emulator, table: str = "pushed") -> pa.Table:
     return emulator.arrow_table(table)
 
 
-def as_pushed(table: pa.Table) -> pa.Table:
-    """The source as Celonis keeps it from a parquet push: the same values; time zones as UTC instants."""
+def as_pushed(table: pa.Table, zones: bool = False) -> pa.Table:
+    """The source as Celonis keeps it from a parquet push: the same values, to the microsecond; a zoned
+    timestamp as its UTC wall time (INT96 carries no zone), or as a UTC instant with ``zones``."""
     arrays = []
     for column in table.columns:
         if pa.types.is_timestamp(column.type):
             column = column.cast(pa.timestamp("us", "UTC" if column.type.tz else None))
+            if not zones:
+                column = column.cast(pa.timestamp("us"))
         arrays.append(column)
     return pa.table(arrays, names=table.column_names)
 
 
-def same_rows(actual: pa.Table, expected: pa.Table, key: str = "id") -> None:
-    actual = as_pushed(actual).sort_by(key)
-    expected = as_pushed(expected).sort_by(key)
+def same_rows(actual: pa.Table, expected: pa.Table, key: str = "id", zones: bool = False) -> None:
+    actual = as_pushed(actual, zones).sort_by(key)
+    expected = as_pushed(expected, zones).sort_by(key)
     assert actual.column_names == expected.column_names
     for name in expected.column_names:
         assert actual.column(name).to_pylist() == expected.column(name).to_pylist(), name
@@ -79,7 +82,7 @@ def same_rows(actual: pa.Table, expected: pa.Table, key: str = "id") -> None:
 @pytest.mark.parametrize("chunk_size", [256 * 1024 * 1024, MIN_CHUNK_BYTES], ids=["unchanged-file", "re-encoded"])
 def test_parquet_file_round_trip_with_every_type(emulator, tmp_path, chunk_size):
     source = mixed_table(3000)
-    pq.write_table(source, tmp_path / "data.parquet")
+    pq.write_table(source, tmp_path / "data.parquet", use_deprecated_int96_timestamps=True)
     assert (tmp_path / "data.parquet").stat().st_size > MIN_CHUNK_BYTES
     summary = push_op(source_path=str(tmp_path / "*.parquet"), chunk_size_bytes=chunk_size).execute(context())
     assert summary["status"] == "DONE" and summary["rows"] == 3000
@@ -87,6 +90,41 @@ def test_parquet_file_round_trip_with_every_type(emulator, tmp_path, chunk_size)
         assert summary["chunks"] == summary["chunks_sent_unchanged"] == 1
     else:
         assert summary["chunks"] > 1 and summary["chunks_sent_unchanged"] == 0
+    same_rows(landed(emulator), source)
+
+
+def test_int64_timestamp_file_is_reencoded_as_int96(emulator, tmp_path):
+    """pyarrow's default (INT64 µs) is not what Data Push is known to read: the file is re-encoded, not sent."""
+    source = mixed_table(500)
+    pq.write_table(source, tmp_path / "data.parquet")
+    summary = push_op(source_path=str(tmp_path / "data.parquet")).execute(context())
+    assert summary["status"] == "DONE" and summary["chunks_sent_unchanged"] == 0
+    same_rows(landed(emulator), source)
+
+
+@pytest.mark.parametrize("reader", ["reject", "accept"])
+def test_int64_timestamps_are_an_opt_in(emulator, seed_copy, tmp_path, reader):
+    """parquet_timestamps="int64_us" sends INT64 µs (an INT64 file then goes unchanged); it works only where
+    Celonis reads INT64 (the emulator's push_parquet_int64_timestamps switch)."""
+    seed_copy["settings"]["push_parquet_int64_timestamps"] = reader
+    emulator.reseed(seed_copy)
+    source = mixed_table(200)
+    pq.write_table(source, tmp_path / "data.parquet")
+    op = push_op(source_path=str(tmp_path / "data.parquet"), parquet_timestamps="int64_us")
+    if reader == "reject":
+        with pytest.raises(CelonisRemoteFailure, match="at_berlin, local: INT64 timestamps"):
+            op.execute(context())
+        return
+    summary = op.execute(context())
+    assert summary["chunks_sent_unchanged"] == 1
+    same_rows(landed(emulator), source, zones=True)
+
+
+def test_default_chunks_carry_int96_timestamps(emulator):
+    source = mixed_table(20)
+    push_op(data=source).execute(context())
+    job = CelonisHook().list_push_jobs(POOL)[0]
+    assert job.status.value == "DONE"  # the emulator's default rejects INT64 timestamps: INT96 went out
     same_rows(landed(emulator), source)
 
 
@@ -100,8 +138,19 @@ def test_long_strings_are_never_cut(emulator):
         job.raw["tableSchema"]["columns"]
 
 
+def to_milliseconds(table: pa.Table) -> pa.Table:
+    """The table with every timestamp cut to milliseconds (what a CSV chunk can carry)."""
+    arrays = [c.cast(pa.timestamp("ms", c.type.tz), safe=False).cast(c.type) if pa.types.is_timestamp(c.type) else c
+              for c in table.columns]
+    return pa.table(arrays, names=table.column_names)
+
+
 def test_csv_chunks_round_trip(emulator):
-    source = mixed_table(30)
+    """Celonis reads dateFormat as a Java pattern (emulated): milliseconds, three digits, land exactly."""
+    source = to_milliseconds(mixed_table(30))
+    assert source.column("at_berlin").cast(pa.int64()).to_pylist()[0] % 1000 == 0
+    at = pa.array([dt.datetime(2024, 1, 1, 0, 0, 0, 5000)] * 30, pa.timestamp("us"))  # .005 s, not .5 s
+    source = source.set_column(source.column_names.index("local"), "local", at)
     summary = push_op(data=source, file_type="CSV").execute(context())
     assert summary["file_type"] == "CSV"
     got = landed(emulator).sort_by("id")
@@ -128,6 +177,18 @@ def test_many_chunks_reader_source_and_delta_upsert(emulator):
     push_op(data=change, push_type="DELTA", keys=["id"]).execute(context())
     expected = pa.concat_tables([first.slice(0, 2500), change])
     same_rows(landed(emulator), expected)
+
+
+def test_csv_chunks_refuse_sub_millisecond_timestamps_before_any_request(emulator):
+    with pytest.raises(CelonisError, match=r"'at_berlin'.*sub-millisecond.*file_type=\"PARQUET\""):
+        push_op(data=mixed_table(30), file_type="CSV").execute(context())
+    assert emulator.requests("/data-push/") == []
+
+
+def test_csv_job_declares_a_java_millisecond_pattern(emulator):
+    push_op(data=pa.table({"id": [1]}), file_type="CSV").execute(context())
+    options = CelonisHook().list_push_jobs(POOL)[0].raw["csvParsingOptions"]
+    assert options["dateFormat"] == "yyyy-MM-dd'T'HH:mm:ss.SSS"
 
 
 def test_csv_source_files_keep_text_exactly(emulator, tmp_path):
@@ -192,8 +253,7 @@ def test_pandas_dataframe_source(emulator):
     push_op(data=frame).execute(context())
     got = landed(emulator).sort_by("id")
     assert got.column("name").to_pylist() == ["a", None, "ç"]
-    assert got.column("at").to_pylist()[:2] == [dt.datetime(2024, 1, 1, 9, tzinfo=dt.UTC),
-                                               dt.datetime(2024, 1, 2, 10, tzinfo=dt.UTC)]
+    assert got.column("at").to_pylist()[:2] == [dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 1, 2, 10)]  # UTC
 
 
 def test_deferred_push_round_trip(emulator):
@@ -279,6 +339,7 @@ def test_string_longer_than_celonis_can_hold_fails_before_upload(emulator):
     ({"data": pa.table({"a": [1]}), "upsert_strategy": "X"}, "UPSERT_WITH"),
     ({"data": pa.table({"a": [1]}), "file_type": "XLSX"}, "PARQUET"),
     ({"data": pa.table({"a": [1]}), "max_concurrent_uploads": 0}, "max_concurrent_uploads"),
+    ({"data": pa.table({"a": [1]}), "parquet_timestamps": "int64"}, "'int96'.*'int64_us'"),
     ({"data": pa.table({"a": [1]}), "csv_options": {"sep": ";"}}, "Unknown csv_options"),
     ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
     ({"source_path": __file__}, "Cannot tell the format"),

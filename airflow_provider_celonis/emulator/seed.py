@@ -97,6 +97,8 @@ SWITCHES: dict[str, tuple[str, ...]] = {
     "start_conflict": ("second_run", "409"),
     "last_load_never_loaded": ("404", "204"),
     "job_status_has_latest_execution_item": ("false", "true"),
+    "create_push_job_response": ("json", "empty_204"),
+    "push_parquet_int64_timestamps": ("reject", "accept"),
 }
 
 
@@ -126,9 +128,16 @@ def validate_seed(seed: Any) -> None:
         if not {"client_id", "client_secret"} <= set(client):
             raise ValueError("Each oauth_clients entry needs client_id and client_secret.")
     settings = seed.get("settings", {})
-    for name, allowed in SWITCHES.items():
-        if name in settings and str(settings[name]).lower() not in allowed:
-            raise ValueError(f"Seed setting {name}={settings[name]!r}: use one of {', '.join(allowed)}.")
+    if not isinstance(settings, dict):
+        raise ValueError("'settings' must be an object.")
+    for name, choices in SWITCHES.items():
+        if name in settings and str(settings[name]).lower() not in choices:
+            raise ValueError(f"settings.{name} must be one of {', '.join(map(repr, choices))}, not {settings[name]!r}.")
+    for name in ("push_submit_spacing_seconds", "rate_limit_window_seconds"):
+        value = settings.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
+                or (name == "rate_limit_window_seconds" and value <= 0):
+            raise ValueError(f"settings.{name} must be a number of seconds, not {value!r}.")
     pools = seed.get("pools", [])
     if not isinstance(pools, list):
         raise ValueError("'pools' must be a list.")

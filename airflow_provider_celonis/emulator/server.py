@@ -187,7 +187,8 @@ def _int(req: Request, name: str, default: int) -> int:
 def _push_routes(prefix: str) -> None:
     @api.add("POST", prefix + "/{pool}/jobs/?", scopes=PUSH_SCOPES)
     def create(state: EmulatorState, req: Request) -> Response:
-        return 200, state.create_push_job(req.params["pool"], req.json())
+        job = state.create_push_job(req.params["pool"], req.json())
+        return (204, None) if job is None else (200, job)
 
     @api.add("GET", prefix + "/{pool}/jobs/?", scopes=PUSH_SCOPES)
     def list_jobs(state: EmulatorState, req: Request) -> Response:

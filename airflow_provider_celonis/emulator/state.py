@@ -21,10 +21,15 @@ import pyarrow as pa
 
 from airflow_provider_celonis.emulator import tables
 from airflow_provider_celonis.emulator.s3 import S3Error
-from airflow_provider_celonis.emulator.seed import demo_seed, validate_seed
+from airflow_provider_celonis.emulator.seed import SWITCHES, demo_seed, validate_seed
 
 DATA_POOL_SCOPES = {"integration.data-pools"}
 PUSH_SCOPES = {"integration.data-pools", "integration.data-pools:data_push"}
+
+
+def _choice(settings: dict[str, Any], name: str) -> str:
+    """A seed switch's value (``seed.SWITCHES``; validated with the seed), else its default."""
+    return str(settings.get(name, SWITCHES[name][0])).lower()
 
 
 class ApiError(Exception):
@@ -40,14 +45,6 @@ class ApiError(Exception):
 
 # A data job's timeStamp as read live in July 2022 (a January 2022 change date), not an execution time.
 JOB_CHANGED_AT_MS = 1642237998799
-
-
-def _choice(settings: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
-    """A seed switch: its value, or the first (evidence-following) one; anything else is a seed error."""
-    value = str(settings.get(name, allowed[0])).lower()
-    if value not in allowed:
-        raise ValueError(f"Seed setting {name}={value!r}: use one of {', '.join(allowed)}.")
-    return value
 
 
 def epoch_ms(seconds: float | None) -> int | None:
@@ -158,15 +155,25 @@ class EmulatorState:
             self.registration_seconds = float(settings.get("registration_seconds", 0.0))
             # Seed switches where the evidence allows two answers (docs/emulator.md, "Seed switches"):
             # a second start while one runs: no source shows a 409, so by default it starts a second run.
-            self.start_conflict = _choice(settings, "start_conflict", ("second_run", "409"))
+            self.start_conflict = _choice(settings, "start_conflict")
             # The live job status of 2022 had no latestExecutionItemId; pycelonis declares it.
-            self.job_status_has_latest_execution_item = _choice(
-                settings, "job_status_has_latest_execution_item", ("false", "true")) == "true"
+            self.job_status_has_latest_execution_item = _choice(settings, "job_status_has_latest_execution_item") \
+                == "true"
             # last-load of a model that was never loaded: not documented; 404 or an empty 204.
-            self.last_load_never_loaded = _choice(settings, "last_load_never_loaded", ("404", "204"))
+            self.last_load_never_loaded = _choice(settings, "last_load_never_loaded")
+            # How Data Push reads INT64 timestamp columns: every Celonis-written client sends INT96 and no
+            # source shows INT64 being read, so by default a chunk with INT64 timestamps fails the job.
+            self.push_int64_timestamps = _choice(settings, "push_parquet_int64_timestamps")
+            # Create job answers the job (JSON) or, as the Data Push OpenAPI also lists, 204 with no body.
+            self.create_push_job_response = _choice(settings, "create_push_job_response")
+            # A submit this soon after another submit in the team answers 409 (Celonis support advised ~30 s
+            # between submits after parallel submits got 409; the emulator's default is short for tests).
+            self.push_submit_spacing = float(settings.get("push_submit_spacing_seconds", 1.0))
             limits = settings.get("rate_limits", {})
             self.push_per_second = int(limits.get("push_execute_per_second", 10))
             self.push_per_hour = int(limits.get("push_execute_per_hour", 250))
+            # The "hourly" window's length: 3600 s starting on the full UTC hour [doc]; shorter in tests.
+            self.rate_window = float(settings.get("rate_limit_window_seconds", 3600))
             self.pools = {p["id"]: p for p in seed.get("pools", [])}
             self.data_models = {(p["id"], m["id"]): m for p in seed.get("pools", []) for m in p.get("data_models", [])}
             self.data_jobs = {(p["id"], j["id"]): j for p in seed.get("pools", []) for j in p.get("data_jobs", [])}
@@ -180,6 +187,7 @@ class EmulatorState:
             self.faults: list[Fault] = []
             self.request_log: list[dict[str, Any]] = []
             self.push_submits: deque[float] = deque()
+            self.last_push_submit: float | None = None
             self.objects: dict[str, bytes] = {}
             self.uploads: dict[str, dict[str, Any]] = {}
             self.ingestion_log: list[dict[str, Any]] = []
@@ -504,7 +512,7 @@ class EmulatorState:
 
     # --- Data Push ----------------------------------------------------------------------------
 
-    def create_push_job(self, pool_id: str, body: Any) -> dict[str, Any]:
+    def create_push_job(self, pool_id: str, body: Any) -> dict[str, Any] | None:
         with self.lock:
             self.pool(pool_id)
             if not isinstance(body, dict):
@@ -512,7 +520,7 @@ class EmulatorState:
             problems = []
             if body.get("type") not in ("REPLACE", "DELTA"):
                 problems.append("type must be REPLACE or DELTA")
-            if body.get("fileType", "PARQUET") not in ("PARQUET", "CSV"):
+            if body.get("fileType") not in (None, "PARQUET", "CSV"):
                 problems.append("fileType must be PARQUET or CSV")
             if not body.get("targetName"):
                 problems.append("targetName is required")
@@ -522,7 +530,7 @@ class EmulatorState:
             job = {
                 "id": str(uuid.uuid4()), "targetName": body["targetName"], "dataPoolId": pool_id,
                 "connectionId": body.get("connectionId"), "type": body["type"],
-                "fileType": body.get("fileType", "PARQUET"), "keys": body.get("keys") or [],
+                "fileType": body.get("fileType"), "keys": body.get("keys") or [],
                 "upsertStrategy": body.get("upsertStrategy"), "tableSchema": body.get("tableSchema"),
                 "csvParsingOptions": body.get("csvParsingOptions"),
                 "fallbackVarcharLength": body.get("fallbackVarcharLength"),
@@ -530,7 +538,7 @@ class EmulatorState:
                 "_chunks": [], "_submitted": None, "_result": None,
             }
             self.push_jobs[job["id"]] = job
-            return self._public_job(job)
+            return None if self.create_push_job_response == "empty_204" else self._public_job(job)
 
     def _push_job(self, pool_id: str, job_id: str) -> dict[str, Any]:
         self.pool(pool_id)
@@ -573,19 +581,21 @@ class EmulatorState:
             return [{k: v for k, v in c.items() if not k.startswith("_")} for c in job["_chunks"]]
 
     def _check_push_rate(self) -> None:
+        """429 when the team's submissions (accepted ones) fill the second or the hour window."""
         now = self.clock()
-        while self.push_submits and self.push_submits[0] <= now - 3600:
+        window = self.rate_window
+        while self.push_submits and self.push_submits[0] <= now - window:
             self.push_submits.popleft()
-        hour_start = now - (now % 3600)
+        window_start = now - (now % window)
         last_second = sum(1 for t in self.push_submits if t > now - 1)
-        this_hour = sum(1 for t in self.push_submits if t >= hour_start)
+        this_window = sum(1 for t in self.push_submits if t >= window_start)
         wait = None
-        if this_hour >= self.push_per_hour:
-            wait = hour_start + 3600 - now
+        if this_window >= self.push_per_hour:
+            wait, limit = window_start + window - now, self.push_per_hour
             detail = f"More than {self.push_per_hour} push job submissions this hour."
         elif last_second >= self.push_per_second:
             oldest_in_window = min(t for t in self.push_submits if t > now - 1)
-            wait = oldest_in_window + 1 - now
+            wait, limit = oldest_in_window + 1 - now, self.push_per_second
             detail = f"More than {self.push_per_second} push job submissions per second."
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
@@ -593,8 +603,14 @@ class EmulatorState:
             raise ApiError(429, "Rate limit exceeded", f"{detail} Please try again at {reset_at} UTC.",
                            "LIMIT_RATE_EXCEEDED",
                            headers={"Retry-After": str(seconds), "x-ratelimit-reset": str(seconds),
-                                    "x-ratelimit-limit": str(self.push_per_second), "x-ratelimit-remaining": "0"})
-        self.push_submits.append(now)
+                                    "x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0"})
+
+    def _check_push_spacing(self, job_id: str) -> None:
+        """409 when another submit in the team was accepted less than ``push_submit_spacing`` ago."""
+        now = self.clock()
+        if self.last_push_submit is not None and now - self.last_push_submit < self.push_submit_spacing:
+            raise ApiError(409, "Conflict", f"Push job {job_id} could not be submitted: another submission is being "
+                           "processed. Please try again later.", "CONCURRENT_SUBMISSION")
 
     def execute_push_job(self, pool_id: str, job_id: str, path: str = "") -> None:
         with self.lock:
@@ -602,6 +618,9 @@ class EmulatorState:
             if job["status"] != "NEW":
                 raise ApiError(409, "Conflict", f"Push job {job_id} is {job['status']}, not NEW.", "JOB_NOT_NEW")
             self._check_push_rate()
+            self._check_push_spacing(job_id)
+            self.push_submits.append(self.clock())
+            self.last_push_submit = self.clock()
             job["_submitted"] = self.clock()
             job["status"] = "QUEUED"
             fault = self.take_fault("POST", path, outcome_only=True)
@@ -620,6 +639,13 @@ class EmulatorState:
         if job["fileType"] == "CSV":
             parts = [tables.read_csv(d, job.get("csvParsingOptions"), job.get("tableSchema")) for d in upserts]
         else:
+            if self.push_int64_timestamps == "reject":
+                for data in upserts:
+                    columns = tables.int64_timestamp_columns(data)
+                    if columns:
+                        raise tables.PushRejected(
+                            f"Column(s) {', '.join(columns)}: INT64 timestamps are not read by Data Push; "
+                            "write parquet timestamps as INT96.")
             parts = [tables.read_parquet(d) for d in upserts]
         data = tables.concat(parts)
         tables.check_flat(data)
@@ -654,11 +680,15 @@ class EmulatorState:
         if outcome == "ok":
             self.tables[(job["dataPoolId"], job["targetName"])] = value
             job["status"] = "DONE"
-            job["logs"].append(f"Pushed {value.num_rows} rows into {job['targetName']}.")
+            job["logs"].append(self._log_line(f"Pushed {value.num_rows} rows into {job['targetName']}."))
         else:
             job["status"] = "ERROR"
-            job["logs"].append(value)
+            job["logs"].append(self._log_line(value))
         job["lastModified"] = epoch_ms(self.clock())
+
+    def _log_line(self, text: str) -> str:
+        """A push job log line as Celonis writes them: ``2020-02-04T19:34:03 - Starting execution…``."""
+        return f"{dt.datetime.fromtimestamp(self.clock(), dt.UTC).strftime('%Y-%m-%dT%H:%M:%S')} - {text}"
 
     def cancel_push_job(self, pool_id: str, job_id: str) -> None:
         with self.lock:
@@ -667,7 +697,7 @@ class EmulatorState:
                 raise ApiError(409, "Conflict", f"Push job {job_id} is {job['status']} and cannot be canceled.",
                                "JOB_NOT_CANCELABLE")
             job["status"] = "CANCELED"
-            job["logs"].append("Canceled by user.")
+            job["logs"].append(self._log_line("Canceled by user."))
 
     def delete_push_job(self, pool_id: str, job_id: str) -> None:
         with self.lock:
@@ -694,6 +724,11 @@ class EmulatorState:
             try:
                 if config is None:
                     raise tables.PushRejected(f"Table {table_name} is not configured in connection {connection['id']}.")
+                compressed = tables.compressed_columns(data)
+                if compressed:  # "File formats: Uncompressed parquet files only" [doc]
+                    raise tables.PushRejected(
+                        f"Compressed parquet is not supported: column(s) {', '.join(compressed)}. Standard Data "
+                        "Ingestion takes uncompressed parquet files only; nothing of this file was applied.")
                 data_table = tables.read_parquet(data)
                 keys = list(config.get("primary_key") or [])
                 missing = [k for k in keys if k not in data_table.column_names]

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -36,12 +38,38 @@ class PushRejected(Exception):
     """A push job's data cannot be applied; the message goes into the job's ``logs``."""
 
 
-def read_parquet(data: bytes) -> pa.Table:
-    """Read a parquet chunk or file."""
+def int64_timestamp_columns(data: bytes) -> list[str]:
+    """The columns of a parquet chunk stored as INT64 timestamps (not INT96)."""
     try:
-        return pq.read_table(io.BytesIO(data))
+        schema = pq.read_metadata(io.BytesIO(data)).schema
+    except Exception as exc:  # noqa: BLE001
+        raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
+    return [schema.column(i).path for i in range(len(schema))
+            if schema.column(i).physical_type == "INT64" and "Timestamp" in str(schema.column(i).logical_type)]
+
+
+def read_parquet(data: bytes) -> pa.Table:
+    """Read a parquet chunk or file (INT96 timestamps as microseconds, without a zone: UTC wall time)."""
+    try:
+        return pq.read_table(io.BytesIO(data), coerce_int96_timestamp_unit="us")
     except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected chunk
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
+
+
+def compressed_columns(data: bytes) -> list[str]:
+    """``column (CODEC)`` for every parquet column chunk written with a compression codec."""
+    try:
+        metadata = pq.read_metadata(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected file
+        raise PushRejected(f"File is not a readable parquet file: {exc}") from None
+    found: dict[str, str] = {}
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            column = row_group.column(index)
+            if column.compression != "UNCOMPRESSED":
+                found.setdefault(column.path_in_schema, column.compression)
+    return [f"{name} ({codec})" for name, codec in found.items()]
 
 
 def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str, Any] | None) -> pa.Table:
@@ -68,12 +96,106 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
     except Exception as exc:  # noqa: BLE001
         raise PushRejected(f"Chunk is not a readable CSV file with the job's parsing options: {exc}") from None
     if table_schema:
-        table = _cast_to_schema(table, table_schema)
+        table = _cast_to_schema(table, table_schema, options)
     return table
 
 
-def _cast_to_schema(table: pa.Table, table_schema: dict[str, Any]) -> pa.Table:
+_JAVA_NUMERIC = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second",
+                 "S": "millisecond"}
+_JAVA_ZONES = {"X", "Z"}
+
+
+def _java_tokens(pattern: str) -> list[tuple[str, int] | str]:
+    """A SimpleDateFormat pattern as (letter, count) fields and literal strings ('' is a quote)."""
+    tokens: list[tuple[str, int] | str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "'":
+            end = pattern.find("'", i + 1)
+            while end != -1 and pattern[end + 1:end + 2] == "'":  # '' inside a quoted literal
+                end = pattern.find("'", end + 2)
+            if end == -1:
+                raise PushRejected(f"dateFormat {pattern!r} has an unterminated quote.")
+            tokens.append(pattern[i + 1:end].replace("''", "'") if end > i + 1 else "'")
+            i = end + 1
+        elif char.isascii() and char.isalpha():
+            count = 1
+            while pattern[i + count:i + count + 1] == char:
+                count += 1
+            if char not in _JAVA_NUMERIC and char not in _JAVA_ZONES:
+                raise PushRejected(f"dateFormat {pattern!r}: the emulator does not read the letter {char!r}.")
+            tokens.append((char, count))
+            i += count
+        else:
+            tokens.append(char)
+            i += 1
+    return tokens
+
+
+def java_date_parser(pattern: str) -> Callable[[str], dt.datetime]:
+    """A parser with java.text.SimpleDateFormat semantics (lenient, as by default), for what the API reads.
+
+    A numeric field reads as many digits as there are unless the next field is numeric too (then exactly
+    its letter count): so ``S``, ``SSS`` and ``SSSSSS`` all read the whole fraction as a number of
+    **milliseconds**, and ``.123456`` adds 123,456 ms (2 min 3.456 s). Zones: ``X``/``XX``/``XXX``
+    (``Z``, ``+01``, ``+0100``, ``+01:00``) and ``Z`` (``+0100``); the result is UTC wall time.
+    """
+    tokens = _java_tokens(pattern)
+    parts = []
+    for index, token in enumerate(tokens):
+        if isinstance(token, str):
+            parts.append(re.escape(token))
+            continue
+        letter, count = token
+        if letter in _JAVA_ZONES:
+            parts.append(r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)")
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        abutting = isinstance(following, tuple) and following[0] in _JAVA_NUMERIC
+        digits = rf"\d{{{count}}}" if abutting else r"\d+"
+        parts.append(f"(?P<{_JAVA_NUMERIC[letter]}>{digits})")
+    try:
+        regex = re.compile("".join(parts))
+    except re.error:
+        raise PushRejected(f"dateFormat {pattern!r} repeats a field; the emulator cannot read it.") from None
+
+    def parse(text: str) -> dt.datetime:
+        found = regex.fullmatch(text.strip())
+        if not found:
+            raise ValueError(f"{text!r} does not match dateFormat {pattern!r}")
+        value = {k: int(v) for k, v in found.groupdict().items() if v is not None and k != "zone"}
+        moment = dt.datetime(value.get("year", 1970), 1, 1) + dt.timedelta(
+            days=value.get("day", 1) - 1, hours=value.get("hour", 0), minutes=value.get("minute", 0),
+            seconds=value.get("second", 0), milliseconds=value.get("millisecond", 0))
+        month = value.get("month", 1) - 1  # lenient: month 13 is January of the next year
+        moment = moment.replace(year=moment.year + month // 12, month=1 + month % 12) if month else moment
+        zone = found.groupdict().get("zone")
+        if zone and zone != "Z":
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            offset = dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+            moment -= sign * offset
+        return moment
+
+    return parse
+
+
+def _parse_java_datetimes(column: pa.ChunkedArray, pattern: str, name: str) -> pa.Array:
+    parse = java_date_parser(pattern)
+    values = []
+    for text in column.to_pylist():
+        try:
+            values.append(None if text is None else parse(text))
+        except (ValueError, OverflowError) as exc:
+            raise PushRejected(f"Column {name}: {exc}") from None
+    return pa.array(values, pa.timestamp("us"))
+
+
+def _cast_to_schema(table: pa.Table, table_schema: dict[str, Any], options: dict[str, Any] | None = None) -> pa.Table:
     columns = {c["columnName"]: c for c in table_schema.get("columns", [])}
+    options = options or {}
+    per_column = {c.get("columnName"): c for c in options.get("additionalColumnOptions") or []}
     arrays = []
     for name in table.column_names:
         column = table.column(name)
@@ -81,6 +203,10 @@ def _cast_to_schema(table: pa.Table, table_schema: dict[str, Any]) -> pa.Table:
         target = _CELONIS_TYPES.get(str(spec.get("columnType", "STRING")).upper()) if spec else None
         if target == pa.float64() and spec.get("decimals") is not None:  # a number with fixed decimals
             target = pa.decimal128(int(spec.get("fieldLength") or 38), int(spec["decimals"]))
+        date_format = (per_column.get(name) or {}).get("dateFormat") or options.get("dateFormat")
+        if target == pa.timestamp("us") and date_format:  # DATETIME columns read with the Java pattern
+            arrays.append(_parse_java_datetimes(column, date_format, name))
+            continue
         if target is not None and target != pa.string():
             try:
                 if pa.types.is_boolean(target):

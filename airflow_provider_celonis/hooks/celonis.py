@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import IO, Any
 
@@ -49,6 +50,7 @@ from airflow_provider_celonis.models import (
     PushChunk,
     PushFileType,
     PushJob,
+    PushJobStatus,
     PushType,
     choose_last_load,
     executions_from_api,
@@ -137,9 +139,10 @@ class CelonisHook(BaseHook):
         params: dict[str, Any] | None = None,
         json: Any = None,
         body: MultipartFileBody | None = None,
+        policy: RetryPolicy | None = None,
     ) -> requests.Response:
         url = self.base_url + endpoint.path
-        attempts = RequestAttempts(self.retry_policy, endpoint, self.auth)
+        attempts = RequestAttempts(policy or self.retry_policy, endpoint, self.auth)
         while True:
             attempts.next()
             header = self.auth.header(self.session)
@@ -384,7 +387,14 @@ class CelonisHook(BaseHook):
             "upsertStrategy": upsert_strategy,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
-        return PushJob.from_api(self._json(endpoints.push_job_create(pool_id), json=body))
+        # The Data Push OpenAPI lists 204 (no body) for create: then the job is found in the job list,
+        # as the one NEW job for this table that did not exist before the request.
+        known = {job.id for job in self.list_push_jobs(pool_id) if job.target_name == target_name}
+        requested_at_ms = int(time.time() * 1000)
+        raw = self._json(endpoints.push_job_create(pool_id), json=body)
+        if raw:
+            return PushJob.from_api(raw)
+        return find_created_push_job(self.list_push_jobs(pool_id), target_name, known, requested_at_ms)
 
     def list_push_jobs(self, pool_id: str) -> list[PushJob]:
         """All Data Push jobs of a pool."""
@@ -432,10 +442,13 @@ class CelonisHook(BaseHook):
     def execute_push_job(self, pool_id: str, job_id: str) -> None:
         """Submit a push job: Celonis applies its chunks (rate limited per team: 10/s, 250/h).
 
-        Submissions from this process are paced to 10 per second; a 429 is waited out (``Retry-After``).
+        Submissions from this process are paced to 10 per second. A refusal that names a wait (429 with
+        ``Retry-After`` / ``x-ratelimit-reset``) is not slept here: it raises ``ServerAskedToWait`` (the
+        hourly window can ask for up to an hour; the caller knows whether that fits its timeout).
         """
         wait_for_submission_slot(self.base_url)
-        self._request(endpoints.push_job(pool_id, job_id, method="POST"))
+        self._request(endpoints.push_job(pool_id, job_id, method="POST"),
+                      policy=replace(self.retry_policy, defer_advised_waits=True))
 
     def cancel_push_job(self, pool_id: str, job_id: str) -> None:
         """Cancel a push job that has not ended."""
@@ -503,9 +516,26 @@ class CelonisHook(BaseHook):
     ) -> str:
         """Upload one parquet file to ``s3://continuous/connection/<connectionId>/<table>/<file>``.
 
-        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key.
+        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key. The
+        endpoint takes uncompressed parquet only: a compressed file fails here, before any request (S3
+        would accept it and Celonis's processing would then drop it); ``CelonisIngestFilesOperator``
+        re-encodes such files.
         """
+        import pyarrow.parquet as pq
         from boto3.s3.transfer import TransferConfig
+
+        from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
+
+        try:
+            mismatch = INGESTION_PARQUET.mismatch(pq.read_metadata(os.fspath(local_path)))
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise CelonisError(f"{os.fspath(local_path)!r} is not a readable parquet file: {exc}") from None
+        if mismatch:
+            raise CelonisError(
+                f"{os.fspath(local_path)!r} cannot go to Standard Data Ingestion as it is: {mismatch}, and the "
+                "endpoint takes uncompressed parquet files only. Write it with compression='none' (pyarrow: "
+                "pq.write_table(table, path, compression='none')), or upload it with CelonisIngestFilesOperator, "
+                "which re-encodes it. Nothing was uploaded.")
 
         key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
         s3 = client or self.get_ingestion_client()
@@ -542,6 +572,36 @@ def _full_reload_params(full_reload: bool | None) -> dict[str, str] | None:
     if not isinstance(full_reload, bool):
         raise ValueError(f"full_reload must be True, False or None, not {full_reload!r}.")
     return {endpoints.FULL_RELOAD_PARAM: "true" if full_reload else "false"}
+
+
+# A job created this long before our request (by the server's clock) is not ours, whatever our clock says.
+CREATED_JOB_CLOCK_SKEW_MS = 5 * 60 * 1000
+
+
+def find_created_push_job(jobs: Sequence[PushJob], target_name: str, known: set[str], requested_at_ms: int) -> PushJob:
+    """The push job an empty create answer made; exactly one, else an error (never a guess).
+
+    It is NEW, for ``target_name``, not in ``known`` (listed before the request) and not older than the
+    request by the server's ``creationDate`` (allowing for clock skew).
+    """
+
+    def created(job: PushJob) -> int | None:
+        value = job.raw.get("creationDate")
+        return value if isinstance(value, int) else None
+
+    candidates = [job for job in jobs if job.target_name == target_name and job.status is PushJobStatus.NEW
+                  and job.id not in known
+                  and (created(job) is None or created(job) >= requested_at_ms - CREATED_JOB_CLOCK_SKEW_MS)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise CelonisError(f"Celonis answered the push job creation for {target_name!r} without a body, and no new "
+                           "NEW job for that table appears in the job list; nothing was pushed.")
+    ids = ", ".join(job.id for job in candidates)
+    raise CelonisError(f"Celonis answered the push job creation for {target_name!r} without a body, and "
+                       f"{len(candidates)} new NEW jobs for that table appeared ({ids}): "
+                       "another client is pushing into the same table at the same time; push to one table from "
+                       "one task at a time. Nothing was pushed.")
 
 
 def _ingestion_error(exc: BaseException, key: str) -> CelonisApiError:

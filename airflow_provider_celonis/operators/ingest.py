@@ -6,16 +6,17 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.push.chunks import PARQUET_WRITE_OPTIONS
+from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
 from airflow_provider_celonis.push.schema import normalize_batch
 from airflow_provider_celonis.push.sources import CsvReadOptions, csv_batches, expand_paths, file_format
 from airflow_provider_celonis.validation import require_text
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_MULTIPART_BYTES = 64 * 1024 * 1024
+REENCODE_BATCH_ROWS = 64 * 1024
 _UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -32,6 +34,7 @@ class _IngestFile:
     source: str
     fmt: str
     columns: list[str]
+    reencode: str | None = None  # why a parquet file cannot go up as it is
 
 
 class CelonisIngestFilesOperator(BaseOperator):
@@ -39,9 +42,11 @@ class CelonisIngestFilesOperator(BaseOperator):
 
     Celonis applies each file to the table asynchronously, upserting by the primary key configured on
     the "Push data into Celonis" data connection (an older age column value never overwrites a newer
-    one). Parquet files go up as they are (multipart above ``multipart_threshold_bytes``); CSV files are
-    converted to parquet block by block first. Before anything is uploaded, every file is checked to
-    hold the ``primary_keys`` (and ``age_column``) columns, so a bad file never lands half a batch.
+    one). The endpoint takes uncompressed parquet only: uncompressed parquet files go up as they are
+    (multipart above ``multipart_threshold_bytes``); compressed ones (snappy, zstd, gzip, …) are re-encoded
+    without compression and CSV files converted, both streamed batch by batch (bounded memory). Before
+    anything is uploaded, every file is checked to hold the ``primary_keys`` (and ``age_column``)
+    columns, so a bad file never lands half a batch.
     The API has no status to wait for: the task ends when every file is uploaded.
 
     :param connection_id: the data connection's id (Data Integration > the connection's URL). Templated.
@@ -107,9 +112,11 @@ class CelonisIngestFilesOperator(BaseOperator):
         fmt = file_format(path, self.source_format)
         if fmt == "parquet":
             try:
-                columns = pq.read_schema(path).names
+                metadata = pq.read_metadata(path)
+                columns = metadata.schema.to_arrow_schema().names
             except Exception as exc:  # noqa: BLE001 - any unreadable file is named
                 raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
+            reencode = INGESTION_PARQUET.mismatch(metadata)
         else:
             batches = csv_batches(path, options)
             try:
@@ -121,7 +128,7 @@ class CelonisIngestFilesOperator(BaseOperator):
         if missing:
             raise CelonisError(f"{path!r} lacks the column(s) {', '.join(missing)} Celonis needs to apply it; its "
                                f"columns are: {', '.join(columns)}. Nothing was uploaded.")
-        return _IngestFile(path, fmt, columns)
+        return _IngestFile(path, fmt, columns, reencode if fmt == "parquet" else "CSV")
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check every file, then upload them one by one; return what went where."""
@@ -137,8 +144,15 @@ class CelonisIngestFilesOperator(BaseOperator):
             for index, item in enumerate(files):
                 base = os.path.basename(item.source).split(".")[0] or "file"
                 name = _UNSAFE_KEY_CHARACTERS.sub("_", f"{prefix}{index:04d}-{base}") + ".parquet"
-                local = item.source if item.fmt == "parquet" else self._csv_to_parquet(item.source, options,
-                                                                                           spool, index)
+                local = item.source
+                if item.reencode:
+                    self.log.info("Re-encoding %s as uncompressed parquet (%s).", item.source, item.reencode)
+                    target = os.path.join(spool, f"{index:04d}.parquet")
+                    if item.fmt == "csv":
+                        batches = (normalize_batch(b) for b in csv_batches(item.source, options))
+                    else:  # the same columns and types; only the encoding changes
+                        batches = _parquet_batches(item.source)
+                    local = _write_ingestion_parquet(batches, target)
                 key = hook.upload_ingestion_file(local, self.connection_id, self.table_name, file_name=name,
                                                  client=client, multipart_threshold=self.multipart_threshold_bytes)
                 size = os.path.getsize(local)
@@ -164,18 +178,29 @@ class CelonisIngestFilesOperator(BaseOperator):
         run_id = context.get("run_id") or getattr(ti, "run_id", "") or ""
         return f"{getattr(ti, 'dag_id', 'dag')}-{getattr(ti, 'task_id', 'task')}-{run_id}-"
 
-    @staticmethod
-    def _csv_to_parquet(path: str, options: CsvReadOptions, spool: str, index: int) -> str:
-        """A CSV file as a parquet file in ``spool``, converted one block at a time."""
-        target = os.path.join(spool, f"{index:04d}.parquet")
-        writer = None
-        try:
-            for batch in csv_batches(path, options):
-                batch = normalize_batch(batch)
-                if writer is None:
-                    writer = pq.ParquetWriter(target, batch.schema, **PARQUET_WRITE_OPTIONS)
-                writer.write_batch(batch)
-        finally:
-            if writer is not None:
-                writer.close()
-        return target
+
+def _parquet_batches(path: str) -> Iterator[pa.RecordBatch]:
+    """A parquet file's rows in batches of ``REENCODE_BATCH_ROWS`` (pages read as needed: bounded memory)."""
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
+        empty = True
+        for batch in parquet.iter_batches(batch_size=REENCODE_BATCH_ROWS):
+            empty = False
+            yield batch
+        if empty:  # no rows: the file still carries its columns
+            yield pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)
+
+
+def _write_ingestion_parquet(batches: Iterable[pa.RecordBatch], target: str) -> str:
+    """Write batches to ``target`` as parquet the ingestion endpoint takes (``INGESTION_PARQUET``)."""
+    writer = None
+    try:
+        for batch in batches:
+            if writer is None:
+                writer = pq.ParquetWriter(target, batch.schema, **INGESTION_PARQUET.writer_options())
+            writer.write_batch(batch)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise CelonisError(f"Internal error: no rows or columns were read for {target!r}.")
+    return target

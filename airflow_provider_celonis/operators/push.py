@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
+from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
-from airflow_provider_celonis.models import PushFileType, PushJobStatus, PushType
+from airflow_provider_celonis.models import PushFileType, PushType
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
@@ -20,6 +20,7 @@ from airflow_provider_celonis.push.chunks import (
     PreparedPush,
     validate_chunk_size,
 )
+from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, parse_timestamps
 from airflow_provider_celonis.push.sources import (
     DEFAULT_SQL_BATCH_ROWS,
     CsvReadOptions,
@@ -29,7 +30,8 @@ from airflow_provider_celonis.push.sources import (
     object_batches,
     sql_batches,
 )
-from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_applied
+from airflow_provider_celonis.push.submit import submit_push_job
+from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
 from airflow_provider_celonis.validation import require_text
 from airflow_provider_celonis.waiting import PushJobWatch
 
@@ -71,6 +73,9 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param sql_parameters: parameters bound to ``sql``. Templated.
     :param sql_batch_rows: rows fetched from the cursor at a time.
     :param connection_id: the data connection in the pool the table belongs to (optional). Templated.
+    :param parquet_timestamps: how parquet chunks store timestamps: ``int96`` (default; what Celonis's own
+        client writes for Data Push, microseconds kept) or ``int64_us`` (opt-in; no source shows Data Push
+        reading it). A parquet source file in the other encoding is re-encoded, not sent unchanged.
     :param chunk_size_bytes: the largest chunk (default 256 MiB; the API limit is 1 GB).
     :param max_concurrent_uploads: chunks uploaded at the same time (default 2).
     :param spool_dir: where chunk files are written (default: the system temp directory); needs room for
@@ -104,6 +109,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         sql_parameters: Any = None,
         sql_batch_rows: int = DEFAULT_SQL_BATCH_ROWS,
         connection_id: str | None = None,
+        parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
         max_concurrent_uploads: int = 2,
         spool_dir: str | None = None,
@@ -126,6 +132,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         self.sql_parameters = sql_parameters
         self.sql_batch_rows = sql_batch_rows
         self.connection_id = connection_id
+        self.parquet_timestamps = parquet_timestamps
         self.chunk_size_bytes = chunk_size_bytes
         self.max_concurrent_uploads = max_concurrent_uploads
         self.spool_dir = spool_dir
@@ -157,6 +164,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
             raise ValueError("keys apply to DELTA pushes (upsert); a REPLACE push replaces the whole table. "
                              "Remove keys or set push_type='DELTA'.")
         validate_chunk_size(self.chunk_size_bytes)
+        parse_timestamps(self.parquet_timestamps)
         if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
             raise ValueError(f"max_concurrent_uploads must be an integer from 1 to 16, not "
                              f"{self.max_concurrent_uploads!r}.")
@@ -181,9 +189,11 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         push_type = PushType.parse(self.push_type)
         file_type = PushFileType.parse(self.file_type)
         keys = list(self.keys or [])
+        deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool:
             began = time.monotonic()
-            spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value)
+            spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value,
+                                 encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps))
             prepared = spooler.add(self._source_parts())
             missing = [k for k in keys if k not in prepared.tracker.schema.names]
             if missing:
@@ -220,7 +230,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                     self._discard_job("the push failed before the job ran")
                     raise
             try:
-                self._execute(job.id)
+                self._execute(job.id, deadline)
             except BaseException:
                 self._discard_job("the push failed before the job ran")
                 raise
@@ -238,22 +248,9 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                                  PushFileType.parse(self.file_type).value)
         uploader.upload(prepared.chunks)
 
-    def _execute(self, job_id: str) -> None:
-        """Submit the job once: after an unclear failure, the job's status tells whether it was submitted."""
-        try:
-            self.hook.execute_push_job(self.pool_id, job_id)
-        except CelonisApiError as exc:
-            if not may_have_been_applied(exc):
-                raise
-            status = self.hook.get_push_job(self.pool_id, job_id).status
-            if status is not PushJobStatus.NEW:
-                self.log.warning("Executing push job %s failed unclearly (%s), but it is %s: it was submitted.",
-                                 job_id, exc.reason or exc, status.value)
-            else:
-                self.log.warning("Executing push job %s failed (%s) and it is still NEW: submitting again.",
-                                 job_id, exc.reason or exc)
-                time.sleep(self.hook.retry_policy.backoff(1))
-                self.hook.execute_push_job(self.pool_id, job_id)
+    def _execute(self, job_id: str, deadline: float) -> None:
+        """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
+        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
         self._executed = True
 
     # --- waiting and cleanup ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.push import parquet_split
+from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, ParquetEncoding
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
 from airflow_provider_celonis.push.sources import WholeParquetFile
 
@@ -29,14 +30,15 @@ from airflow_provider_celonis.push.sources import WholeParquetFile
 MAX_CHUNK_BYTES = 1_000_000_000
 MIN_CHUNK_BYTES = 64 * 1024
 DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
-# How parquet chunks are written: snappy, timestamps as INT64 microseconds (UTC-adjusted when they have a
-# time zone). Celonis's own client writes INT96 timestamps; whether INT64 is equally read is a [guess].
-PARQUET_WRITE_OPTIONS: dict[str, Any] = {"compression": "snappy", "coerce_timestamps": "us",
-                                         "allow_truncated_timestamps": False}
-# How CSV chunks are written, and the csvParsingOptions the push job declares for them.
-CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # Arrow's %S carries the fraction (.ffffff for microseconds)
+# How parquet chunks are written (compression, timestamp encoding): ``push.encoding.DATA_PUSH_PARQUET``.
+# How CSV chunks are written, and the csvParsingOptions the push job declares for them. dateFormat is a
+# java.text.SimpleDateFormat pattern [client]: there "S" is a number of milliseconds however many digits
+# follow (".123456" = 123,456 ms), so timestamps go out with exactly three fraction digits, and a value
+# with sub-millisecond digits cannot go into a CSV chunk without loss (see ``csv_text_batch``).
+CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # on timestamp[ms], Arrow's %S writes seconds and ".mmm"
+CSV_DATE_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSS"
 CSV_PARSING_OPTIONS = {"separatorSequence": ",", "quoteSequence": '"', "escapeSequence": '"', "lineEnding": "\n",
-                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": CSV_DATE_PATTERN}
 
 
 @dataclass
@@ -81,14 +83,15 @@ def validate_chunk_size(chunk_size_bytes: Any) -> int:
 class _OpenChunk:
     """The chunk file being written, with the writer for its format."""
 
-    def __init__(self, path: str, schema: pa.Schema, file_type: str) -> None:
+    def __init__(self, path: str, schema: pa.Schema, file_type: str,
+                 encoding: ParquetEncoding = DATA_PUSH_PARQUET) -> None:
         self.path = path
         self.schema = schema
         self.rows = 0
         self.batches = 0
         self._sink = pa.OSFile(path, "wb")
         if file_type == "PARQUET":
-            self._writer: Any = pq.ParquetWriter(self._sink, schema, **PARQUET_WRITE_OPTIONS)
+            self._writer: Any = pq.ParquetWriter(self._sink, schema, **encoding.writer_options())
         else:
             text_schema = pa.schema([pa.field(name, pa.string()) for name in schema.names])
             self._writer = pacsv.CSVWriter(self._sink, text_schema,
@@ -113,13 +116,25 @@ class _OpenChunk:
 
 
 def csv_text_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Every column as text, as CSV chunks carry it: timestamps in UTC as ``CSV_DATETIME_FORMAT``."""
+    """Every column as text, as CSV chunks carry it: timestamps in UTC, to the millisecond (``CSV_DATE_PATTERN``).
+
+    A timestamp with sub-millisecond digits fails, naming the column: the Java pattern cannot carry them,
+    and cutting them would change the data silently. Parquet chunks carry microseconds.
+    """
     arrays = []
     for i, field in enumerate(batch.schema):
         column = batch.column(i)
         if pa.types.is_timestamp(field.type):
             target_tz = "UTC" if field.type.tz else None
-            column = pc.strftime(column.cast(pa.timestamp("us", target_tz)), format=CSV_DATETIME_FORMAT)
+            try:
+                column = column.cast(pa.timestamp("ms", target_tz))  # safe cast: refuses to drop digits
+            except pa.ArrowInvalid:
+                raise CelonisError(
+                    f"Column {field.name!r} holds timestamps with sub-millisecond digits, which a CSV chunk cannot "
+                    f"carry (Celonis reads its dateFormat {CSV_DATE_PATTERN!r} as a Java pattern: milliseconds "
+                    "at most). Use file_type=\"PARQUET\" (microseconds kept), or round the column to "
+                    "milliseconds first.") from None
+            column = pc.strftime(column, format=CSV_DATETIME_FORMAT)
         elif pa.types.is_boolean(field.type):
             column = pc.if_else(column, "true", "false")
         elif not pa.types.is_string(field.type):
@@ -132,8 +147,9 @@ class ChunkSpool:
     """Turns source parts (batches and whole parquet files) into chunk files under ``directory``."""
 
     def __init__(self, directory: str, chunk_size_bytes: int = DEFAULT_CHUNK_BYTES, file_type: str = "PARQUET",
-                 allow_passthrough: bool = True) -> None:
+                 allow_passthrough: bool = True, encoding: ParquetEncoding = DATA_PUSH_PARQUET) -> None:
         self.directory = directory
+        self.encoding = encoding
         self.chunk_size = validate_chunk_size(chunk_size_bytes)
         self.file_type = file_type
         self.allow_passthrough = allow_passthrough and file_type == "PARQUET"
@@ -159,15 +175,18 @@ class ChunkSpool:
         return self.finish()
 
     def add_parquet_file(self, path: str) -> None:
-        """A parquet file: sent unchanged (split at row groups if larger than a chunk), else re-encoded."""
+        """A parquet file: sent unchanged (split at row groups if larger than a chunk), else re-encoded.
+
+        Unchanged only when its types and its encoding (timestamps, compression) are what the sink takes.
+        """
         try:
             # pre_buffer=False: read pages as needed rather than whole column chunks (less memory, same speed)
-            parquet = pq.ParquetFile(path, pre_buffer=False)
+            parquet = pq.ParquetFile(path, pre_buffer=False, coerce_int96_timestamp_unit="us")
         except (pa.ArrowInvalid, OSError) as exc:
             raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         with parquet:
             schema = parquet.schema_arrow
-            if self._types_unchanged(schema):
+            if self._types_unchanged(schema) and self.encoding.mismatch(parquet.metadata) is None:
                 schema = normalize_batch(schema.empty_table()).schema  # nullable fields, as every chunk has
                 parts = self._unchanged_parts(path, parquet)
                 if parts is not None:
@@ -220,7 +239,7 @@ class ChunkSpool:
         self.tracker.schema = target
         if not self.chunks:  # no rows: one empty chunk still carries the columns (a REPLACE empties the table)
             self._open = _OpenChunk(os.path.join(self.directory, f"chunk-00000.{self.file_type.lower()}"), target,
-                                    self.file_type)
+                                    self.file_type, self.encoding)
             self._close_open()
         if self.file_type == "PARQUET":
             self.chunks = [c if c.schema.equals(target) else self._rewrite(c, target) for c in self.chunks]
@@ -254,7 +273,7 @@ class ChunkSpool:
             self._close_open()
         if self._open is None:
             path = os.path.join(self.directory, f"chunk-{len(self.chunks):05d}.{self.file_type.lower()}")
-            self._open = _OpenChunk(path, batch.schema, self.file_type)
+            self._open = _OpenChunk(path, batch.schema, self.file_type, self.encoding)
         before = self._open.size
         self._open.write(batch)
         if batch.nbytes:
@@ -281,7 +300,7 @@ class ChunkSpool:
         """A chunk written before the final schema was known (a column null so far, a wider number), recast."""
         self._recasts += 1
         path = os.path.join(self.directory, f"recast-{self._recasts:05d}.{self.file_type.lower()}")
-        out = _OpenChunk(path, target, self.file_type)
+        out = _OpenChunk(path, target, self.file_type, self.encoding)
         try:
             for batch in _read_chunk(chunk, self.file_type):
                 try:
@@ -302,6 +321,6 @@ class ChunkSpool:
 
 
 def _read_chunk(chunk: Chunk, file_type: str) -> Iterable[pa.RecordBatch]:
-    with pq.ParquetFile(chunk.path) as parquet:
+    with pq.ParquetFile(chunk.path, coerce_int96_timestamp_unit="us") as parquet:
         for batch in parquet.iter_batches(batch_size=64 * 1024):
             yield normalize_batch(batch)

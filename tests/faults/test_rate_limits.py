@@ -16,6 +16,7 @@ def test_more_pushes_than_the_team_limit_all_land(emulator):
     test; the in-process pacer allows 10/s, so Celonis's 429 + Retry-After does the rest)."""
     seed = test_seed()
     seed["settings"]["rate_limits"] = {"push_execute_per_second": 3, "push_execute_per_hour": 250}
+    seed["settings"]["push_submit_spacing_seconds"] = 0  # this test drives the per-second 429, not the 409
     emulator.reseed(seed)
     tables = {f"t{i}": source(50, offset=i * 100) for i in range(12)}
     # Operators are built in the main thread (Airflow 2 tracks operator construction per thread), run in 12.
@@ -49,3 +50,21 @@ def test_pacer_spaces_submissions_to_the_limit():
         moments.append(time.monotonic() - began)
     assert all(later - moments[i] >= 0.99 for i, later in enumerate(moments[5:]))  # never 6 within a second
     assert 2.0 <= moments[-1] < 3.5  # 12 submissions at 5/s need two full windows
+
+
+def test_parallel_submits_get_409_and_every_job_lands(emulator):
+    """Submits closer than the team's spacing answer 409 (Celonis support: no parallel submits); each task reads
+    its job, finds it NEW, backs off and submits again: every table lands, no job is deleted."""
+    seed = test_seed()
+    seed["settings"]["push_submit_spacing_seconds"] = 0.3
+    emulator.reseed(seed)
+    tables = {f"p{i}": source(40, offset=i * 100) for i in range(4)}
+    tasks = [push_operator(table_name=name, data=data, api_retry_delay=0.2) for name, data in tables.items()]
+    with ThreadPoolExecutor(4) as pool:
+        summaries = list(pool.map(run_in_thread, tasks))
+    assert all(s["status"] == "DONE" for s in summaries)
+    assert sum(assert_table_is(emulator, data, table) for table, data in tables.items()) == 160
+    submits = [r for r in emulator.requests("/jobs/", "POST") if not r["path"].endswith(("/jobs/", "/upserted"))]
+    assert any(r["status"] == 409 for r in submits), "the test must drive concurrent submits"
+    assert [r["status"] for r in submits].count(200) == 4  # each job submitted exactly once
+    assert emulator.requests("/jobs/", "DELETE") == []
