@@ -22,12 +22,14 @@ from airflow_provider_celonis.push.chunks import (
 )
 from airflow_provider_celonis.push.sources import (
     DEFAULT_SQL_BATCH_ROWS,
+    SQL_READERS,
     CsvReadOptions,
     WholeParquetFile,
     expand_paths,
     file_parts,
     object_batches,
     sql_batches,
+    with_progress,
 )
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload, may_have_been_applied
 from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
@@ -70,6 +72,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param sql_conn_id: the Airflow connection ``sql`` runs on. Templated.
     :param sql_parameters: parameters bound to ``sql``. Templated.
     :param sql_batch_rows: rows fetched from the cursor at a time.
+    :param sql_reader: how ``sql`` is read: ``auto`` (ADBC when a driver is installed for the connection's
+        database, else DB-API), ``adbc`` or ``dbapi`` (see ``push.sql``).
     :param connection_id: the data connection in the pool the table belongs to (optional). Templated.
     :param chunk_size_bytes: the largest chunk (default 256 MiB; the API limit is 1 GB).
     :param max_concurrent_uploads: chunks uploaded at the same time (default 2).
@@ -103,6 +107,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         sql_conn_id: str | None = None,
         sql_parameters: Any = None,
         sql_batch_rows: int = DEFAULT_SQL_BATCH_ROWS,
+        sql_reader: str = "auto",
         connection_id: str | None = None,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
         max_concurrent_uploads: int = 2,
@@ -125,6 +130,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         self.sql_conn_id = sql_conn_id
         self.sql_parameters = sql_parameters
         self.sql_batch_rows = sql_batch_rows
+        self.sql_reader = sql_reader
         self.connection_id = connection_id
         self.chunk_size_bytes = chunk_size_bytes
         self.max_concurrent_uploads = max_concurrent_uploads
@@ -162,17 +168,22 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                              f"{self.max_concurrent_uploads!r}.")
         if not isinstance(self.sql_batch_rows, int) or self.sql_batch_rows < 1:
             raise ValueError(f"sql_batch_rows must be a positive integer, not {self.sql_batch_rows!r}.")
+        if self.sql_reader not in SQL_READERS:
+            raise ValueError(f"sql_reader must be one of {', '.join(SQL_READERS)}, not {self.sql_reader!r}.")
         CsvReadOptions.from_dict(self.csv_options)
 
     # --- the push -------------------------------------------------------------------------------
 
     def _source_parts(self) -> Iterator[pa.RecordBatch | WholeParquetFile]:
         if self.source_path is not None:
-            return file_parts(expand_paths(self.source_path), self.source_format,
-                              CsvReadOptions.from_dict(self.csv_options))
-        if self.sql is not None:
-            return sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows)
-        return object_batches(self.data)
+            parts = file_parts(expand_paths(self.source_path), self.source_format,
+                               CsvReadOptions.from_dict(self.csv_options))
+        elif self.sql is not None:
+            parts = sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows,
+                                self.sql_reader, self.log)
+        else:
+            parts = object_batches(self.data)
+        return with_progress(parts, self.log, every_bytes=self.chunk_size_bytes)
 
     def start(self, context: Context) -> dict[str, Any]:
         """Spool the source into chunks, create the push job, upload, execute."""
