@@ -253,3 +253,10 @@ def test_empty_result_keeps_declared_types(emulator, pg):
     assert summary["rows"] == 0 and got.num_rows == 0
     assert got.schema.field("amount").type == pa.decimal128(12, 2)
     assert got.schema.field("at_tz").type == pa.timestamp("us", "UTC")
+
+
+def test_a_query_failing_half_way_through_adbc_names_the_error(pg):
+    batches = sql_batches(pg, "select i, 1 / (200001 - i) as x from generate_series(1, 300000) as i", reader="adbc")
+    with pytest.raises(CelonisError, match="division by zero"):
+        for _ in batches:
+            pass

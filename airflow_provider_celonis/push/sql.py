@@ -145,7 +145,7 @@ def _adbc_batches(conn: Any, driver: AdbcDriver, sql: str, parameters: Any) -> I
             except Exception as exc:
                 raise CelonisError(f"The query failed: {redact(str(exc), conn)}") from None
             empty = True
-            for batch in batches:
+            while (batch := _next_batch(batches, conn)) is not None:
                 empty = False
                 yield adbc_postgres_batch(batch) if postgres else batch
             if empty:  # no rows: the columns still define the (emptied) table
@@ -155,6 +155,16 @@ def _adbc_batches(conn: Any, driver: AdbcDriver, sql: str, parameters: Any) -> I
             cursor.close()
     finally:
         connection.close()
+
+
+def _next_batch(batches: Any, conn: Any) -> pa.RecordBatch | None:
+    """The reader's next batch or None at the end; a failure half-way names the database's error."""
+    try:
+        return next(batches)
+    except StopIteration:
+        return None
+    except Exception as exc:  # e.g. a runtime error in a later row, or ADBC SQLite meeting a second type
+        raise CelonisError(f"The query failed while its rows were read: {redact(str(exc), conn)}") from None
 
 
 def _dbapi_batches(
