@@ -260,3 +260,20 @@ def test_a_query_failing_half_way_through_adbc_names_the_error(pg):
     with pytest.raises(CelonisError, match="division by zero"):
         for _ in batches:
             pass
+
+
+def test_sqlite_reads_through_dbapi_unless_adbc_is_asked_for(emulator, tmp_path, monkeypatch, caplog, capsys):
+    import sqlite3
+
+    pytest.importorskip("adbc_driver_sqlite")
+    db = sqlite3.connect(tmp_path / "s.db")
+    db.execute("create table t (id integer, name text)")
+    db.executemany("insert into t values (?, ?)", [(i, f"ü{i}") for i in range(50)])
+    db.commit()
+    db.close()
+    monkeypatch.setenv("AIRFLOW_CONN_S_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "s.db")}))
+    push_op(sql="select * from t", sql_conn_id="s_db").execute(context())
+    assert "reading DB-API rows (sqlite3 cursor" in logged(caplog, capsys)
+    push_op(sql="select * from t", sql_conn_id="s_db", sql_reader="adbc").execute(context())
+    assert "reading Arrow through ADBC (adbc_driver_sqlite.dbapi)" in logged(caplog, capsys)
+    assert landed(emulator).column("name").to_pylist() == [f"ü{i}" for i in range(50)]
