@@ -6,7 +6,16 @@ For each size (rows of ~10 mixed-type columns) it runs, each in a fresh process 
   then execute and wait: the fastest any client can push these bytes to this endpoint;
 - ``naive``: read the whole file into memory, write one parquet body in memory, post it, execute, wait;
 - ``operator_parquet``: CelonisPushDataOperator with ``source_path`` = the parquet file;
-- ``operator_sql``: CelonisPushDataOperator with ``sql`` over the same rows in SQLite.
+- ``operator_sql``: CelonisPushDataOperator with ``sql`` over the same rows in SQLite;
+
+and against the same rows in a PostgreSQL server the benchmark starts itself (``tests/servers.py``, as the
+tests do; skipped with a note when PostgreSQL is not installed):
+
+- ``pg_source_limit``: the query fetched as Arrow through ADBC and dropped: the fastest any client reads it;
+- ``pg_handwritten_adbc``: what a skilled user would script: fetch everything through ADBC, write one
+  parquet file, upload it, execute, wait;
+- ``operator_pg_adbc`` / ``operator_pg_dbapi``: CelonisPushDataOperator with ``sql`` on the PostgreSQL
+  connection, ``sql_reader="adbc"`` and ``"dbapi"`` (the server-side cursor fallback).
 
 Every case is timed from its first request to the job's DONE, after the process has loaded its
 libraries. Figures are medians of ``--repeat`` runs.
@@ -16,6 +25,7 @@ Usage: python benchmarks/push.py [--sizes 1000000,10000000] [--repeat 3] [--case
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -27,11 +37,28 @@ import sys
 import tempfile
 import time
 
-CASES = ("transfer_limit", "naive", "operator_parquet", "operator_sql")
+CASES = (
+    "transfer_limit",
+    "naive",
+    "operator_parquet",
+    "operator_sql",
+    "pg_source_limit",
+    "pg_handwritten_adbc",
+    "operator_pg_adbc",
+    "operator_pg_dbapi",
+)
+PG_CASES = tuple(c for c in CASES if "pg_" in c)
+PG_QUERY = "select * from orders"
+PG_DDL = (
+    "create table orders (id bigint, amount double precision, qty bigint, customer text, city text, "
+    "paid boolean, created_at timestamptz, day date, note text, price numeric(12, 2))"
+)
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 # --- data -----------------------------------------------------------------------------------------
+
 
 def generate(rows: int):
     """A table of ``rows`` rows: ints, floats, decimals, unicode strings, bools, dates, UTC timestamps."""
@@ -40,18 +67,20 @@ def generate(rows: int):
 
     ids = pa.array(range(rows), pa.int64())
     cities = pa.array(["Berlin", "München", "Paris", "New York", "São Paulo"])
-    return pa.table({
-        "id": ids,
-        "amount": pc.multiply(pc.random(rows, initializer=1), 1000.0),
-        "qty": pc.bit_wise_and(pc.multiply(ids, 7919), 1023),
-        "customer": pc.binary_join_element_wise("customer-", pc.cast(pc.bit_wise_and(ids, 65535), pa.string()), ""),
-        "city": pc.take(cities, pc.bit_wise_and(ids, 3)),
-        "paid": pc.equal(pc.bit_wise_and(ids, 1), 0),
-        "created_at": pc.cast(pc.add(pc.multiply(ids, 1000), 1_600_000_000_000_000), pa.timestamp("us", tz="UTC")),
-        "day": pc.cast(pc.cast(pc.bit_wise_and(ids, 4095), pa.int32()), pa.date32()),
-        "note": pc.binary_join_element_wise("note ", pc.cast(pc.multiply(ids, 31), pa.string()), ""),
-        "price": pc.cast(pc.cast(pc.bit_wise_and(ids, 1048575), pa.int32()), pa.decimal128(12, 2)),
-    })
+    return pa.table(
+        {
+            "id": ids,
+            "amount": pc.multiply(pc.random(rows, initializer=1), 1000.0),
+            "qty": pc.bit_wise_and(pc.multiply(ids, 7919), 1023),
+            "customer": pc.binary_join_element_wise("customer-", pc.cast(pc.bit_wise_and(ids, 65535), pa.string()), ""),
+            "city": pc.take(cities, pc.bit_wise_and(ids, 3)),
+            "paid": pc.equal(pc.bit_wise_and(ids, 1), 0),
+            "created_at": pc.cast(pc.add(pc.multiply(ids, 1000), 1_600_000_000_000_000), pa.timestamp("us", tz="UTC")),
+            "day": pc.cast(pc.cast(pc.bit_wise_and(ids, 4095), pa.int32()), pa.date32()),
+            "note": pc.binary_join_element_wise("note ", pc.cast(pc.multiply(ids, 31), pa.string()), ""),
+            "price": pc.cast(pc.cast(pc.bit_wise_and(ids, 1048575), pa.int32()), pa.decimal128(12, 2)),
+        }
+    )
 
 
 def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
@@ -67,12 +96,16 @@ def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
         os.replace(parquet_path + ".tmp", parquet_path)
     if not os.path.exists(db_path):
         db = sqlite3.connect(db_path + ".tmp")
-        db.execute("create table orders (id integer, amount real, qty integer, customer text, city text, paid integer,"
-                   " created_at text, day text, note text, price text)")
+        db.execute(
+            "create table orders (id integer, amount real, qty integer, customer text, city text, paid integer,"
+            " created_at text, day text, note text, price text)"
+        )
         for batch in pq.ParquetFile(parquet_path).iter_batches(batch_size=100_000):
             columns = [c.to_pylist() for c in batch.columns]
-            rows_ = [(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6].isoformat(), r[7].isoformat(), r[8], str(r[9]))
-                     for r in zip(*columns, strict=True)]
+            rows_ = [
+                (r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6].isoformat(), r[7].isoformat(), r[8], str(r[9]))
+                for r in zip(*columns, strict=True)
+            ]
             db.executemany("insert into orders values (?,?,?,?,?,?,?,?,?,?)", rows_)
         db.commit()
         db.close()
@@ -80,7 +113,21 @@ def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
     return parquet_path, db_path
 
 
+def load_postgres(server, parquet_path: str) -> None:
+    """The parquet file's rows as table ``orders`` in the benchmark's PostgreSQL (ADBC bulk ingest)."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow.parquet as pq
+
+    with adbc.connect(server.uri()) as connection, connection.cursor() as cursor:
+        cursor.execute("drop table if exists orders")
+        cursor.execute(PG_DDL)
+        cursor.adbc_ingest("orders", pq.ParquetFile(parquet_path).iter_batches(batch_size=200_000), mode="append")
+        connection.commit()
+    server.psql("vacuum analyze orders")
+
+
 # --- one case, in its own process -------------------------------------------------------------------
+
 
 def wait_done(hook, pool: str, job_id: str) -> None:
     while True:
@@ -90,6 +137,19 @@ def wait_done(hook, pool: str, job_id: str) -> None:
                 raise RuntimeError(f"push job ended {job.status}: {job.logs}")
             return
         time.sleep(0.05)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
+    parent through fork and exec, so a case started by a large parent would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_case(case: str, parquet_path: str, db_path: str) -> dict:
@@ -113,7 +173,7 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     # process), so every case loads them, and opens the connection, before the clock starts.
     pc.max(pa.array([1]))
     hook.list_data_pools()
-    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline_mb = peak_rss_mb()
     started = time.perf_counter()
     if case == "transfer_limit":
         job = hook.create_push_job(pool, "bench")
@@ -121,6 +181,36 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
         hook.execute_push_job(pool, job.id)
         wait_done(hook, pool, job.id)
         job_id = job.id
+    elif case in ("pg_source_limit", "pg_handwritten_adbc"):
+        import adbc_driver_postgresql.dbapi as adbc
+        from airflow.providers.common.compat.sdk import BaseHook
+
+        from airflow_provider_celonis.push.sql import postgres_uri
+
+        uri = postgres_uri(BaseHook.get_connection("bench_pg"))  # outside the clock, like the operator's lookup
+        started = time.perf_counter()
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(PG_QUERY)
+            if case == "pg_source_limit":
+                assert sum(batch.num_rows for batch in cursor.fetch_record_batch()) == rows
+                job_id = None
+            else:
+                table = cursor.fetch_arrow_table()
+        if case == "pg_handwritten_adbc":  # numeric arrives as text in an opaque type: keep its storage
+            table = pa.table(
+                [
+                    c.storage if isinstance(c.type, pa.BaseExtensionType) else c
+                    for c in (col.combine_chunks() for col in table.columns)
+                ],
+                names=table.column_names,
+            )
+            body = io.BytesIO()
+            pq.write_table(table, body)
+            job = hook.create_push_job(pool, "bench")
+            hook.add_push_chunk(pool, job.id, body.getvalue())
+            hook.execute_push_job(pool, job.id)
+            wait_done(hook, pool, job.id)
+            job_id = job.id
     elif case == "naive":
         table = pq.read_table(parquet_path)
         body = io.BytesIO()
@@ -131,19 +221,32 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
         wait_done(hook, pool, job.id)
         job_id = job.id
     else:
-        source = {"source_path": parquet_path} if case == "operator_parquet" else {
-            "sql": "select * from orders", "sql_conn_id": "bench_db"}
-        summary = CelonisPushDataOperator(task_id="bench", pool_id=pool, table_name="bench", poll_interval=0.05,
-                                          **source).execute({"ti": TI()})
+        source = {
+            "operator_parquet": {"source_path": parquet_path},
+            "operator_sql": {"sql": "select * from orders", "sql_conn_id": "bench_db"},
+            "operator_pg_adbc": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "adbc"},
+            "operator_pg_dbapi": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "dbapi"},
+        }[case]
+        summary = CelonisPushDataOperator(
+            task_id="bench", pool_id=pool, table_name="bench", poll_interval=0.05, **source
+        ).execute({"ti": TI()})
         job_id = summary["push_job_id"]
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    hook.delete_push_job(pool, job_id)  # frees the emulator's copy of the chunks
-    return {"case": case, "rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb, "baseline_rss_mb": baseline_mb,
-            "file_mb": os.path.getsize(parquet_path) / 1e6}
+    peak_mb = peak_rss_mb()
+    if job_id:
+        hook.delete_push_job(pool, job_id)  # frees the emulator's copy of the chunks
+    return {
+        "case": case,
+        "rows": rows,
+        "seconds": seconds,
+        "peak_rss_mb": peak_mb,
+        "baseline_rss_mb": baseline_mb,
+        "file_mb": os.path.getsize(parquet_path) / 1e6,
+    }
 
 
 # --- orchestration ----------------------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -162,8 +265,11 @@ def start_emulator(workdir: str) -> tuple[subprocess.Popen, str]:
         json.dump(seed, handle)
     port = free_port()
     log = open(os.path.join(workdir, "emulator.log"), "w")  # noqa: SIM115 - lives as long as the emulator
-    process = subprocess.Popen([sys.executable, "-m", "airflow_provider_celonis.emulator", "--port", str(port),
-                                "--seed", seed_path], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_celonis.emulator", "--port", str(port), "--seed", seed_path],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
         try:
@@ -192,37 +298,73 @@ def main() -> None:
 
     workdir = tempfile.mkdtemp(prefix="celonis-bench-")
     emulator, url = start_emulator(workdir)
-    env = {**os.environ, "AIRFLOW_CONN_CELONIS_DEFAULT": connection_value(url),
-           "AIRFLOW_HOME": os.path.join(workdir, "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_CELONIS_DEFAULT": connection_value(url),
+        "AIRFLOW_HOME": os.path.join(workdir, "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
     cases = [c for c in args.cases.split(",") if c]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        raise SystemExit(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")
+    postgres = contextlib.ExitStack()
+    server = None
+    if any(c in PG_CASES for c in cases):
+        sys.path.insert(0, ROOT)
+        from tests.servers import ServerUnavailable, postgres_server
+
+        try:
+            server = postgres.enter_context(postgres_server(dbname="bench"))
+            env["AIRFLOW_CONN_BENCH_PG"] = server.airflow_connection()
+        except (ServerUnavailable, ImportError) as exc:
+            print(f"PostgreSQL cases skipped: {exc}")
+            cases = [c for c in cases if c not in PG_CASES]
     try:
         for rows in (int(s) for s in args.sizes.split(",")):
             parquet_path, db_path = ensure_data(args.data_dir, rows)
             env["AIRFLOW_CONN_BENCH_DB"] = json.dumps({"conn_type": "sqlite", "host": db_path})
+            if server is not None:
+                load_postgres(server, parquet_path)
             results: dict[str, list[dict]] = {c: [] for c in cases}
             for _ in range(args.repeat):
                 for case in cases:
-                    out = subprocess.run([sys.executable, __file__, "--case", case, "--parquet", parquet_path,
-                                          "--db", db_path], env=env, capture_output=True, text=True, check=False)
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--case", case, "--parquet", parquet_path, "--db", db_path],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
                     if out.returncode != 0:
                         raise SystemExit(f"{case} failed:\n{out.stderr[-3000:]}")
                     results[case].append(json.loads(out.stdout.strip().splitlines()[-1]))
             report(rows, results)
     finally:
         emulator.terminate()
+        postgres.close()
 
 
 def report(rows: int, results: dict[str, list[dict]]) -> None:
+    """Medians per case, with ratios to the transfer limit and (PostgreSQL cases) to the source limit."""
+
+    def median_seconds(case: str) -> float | None:
+        runs = results.get(case)
+        return statistics.median(r["seconds"] for r in runs) if runs else None
+
     file_mb = next(iter(results.values()))[0]["file_mb"]
-    limit = statistics.median(r["seconds"] for r in results.get("transfer_limit", [])) \
-        if results.get("transfer_limit") else None
+    limit, source_limit = median_seconds("transfer_limit"), median_seconds("pg_source_limit")
     print(f"\n{rows:,} rows, parquet file {file_mb:.0f} MB, medians of {len(next(iter(results.values())))} runs")
-    print(f"{'case':<18}{'seconds':>9}{'rows/s':>13}{'MB/s':>8}{'peak RSS MB':>13}{'vs limit':>10}")
+    print(f"{'case':<21}{'seconds':>9}{'rows/s':>13}{'MB/s':>8}{'peak RSS MB':>13}{'vs source':>10}{'vs limit':>10}")
     for case, runs in results.items():
-        seconds = statistics.median(r["seconds"] for r in runs)
+        seconds = median_seconds(case)
         peak = statistics.median(r["peak_rss_mb"] for r in runs)
-        ratio = f"{limit / seconds:>9.0%}" if limit else ""
-        print(f"{case:<18}{seconds:>9.2f}{rows / seconds:>13,.0f}{file_mb / seconds:>8.1f}{peak:>13.0f} {ratio}")
+        vs_source = f"{source_limit / seconds:>10.0%}" if source_limit and case in PG_CASES else " " * 10
+        vs_limit = f"{limit / seconds:>10.0%}" if limit and case not in ("pg_source_limit",) else ""
+        print(
+            f"{case:<21}{seconds:>9.2f}{rows / seconds:>13,.0f}{file_mb / seconds:>8.1f}{peak:>13.0f}"
+            f"{vs_source}{vs_limit}"
+        )
     sys.stdout.flush()
 
 

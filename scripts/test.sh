@@ -17,6 +17,16 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     echo "WARNING: could not install chromium (see /tmp/celonis-chromium-install.log); the browser test will be skipped"
   fi
 fi
+# The SQL source tests start their own PostgreSQL server (tests/servers.py) from Debian's postgresql.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "=== installing Debian's postgresql for the SQL source tests ==="
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
+  if ! { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq \
+      --no-install-recommends postgresql; } >/tmp/celonis-postgresql-install.log 2>&1; then
+    echo "WARNING: could not install postgresql (see /tmp/celonis-postgresql-install.log); the PostgreSQL tests will be skipped"
+  fi
+fi
 for version in $versions; do
   echo "=== Airflow $version: setting up ==="
   venv="$(bash scripts/setup-venv.sh "$version" | tail -n 1)"

@@ -97,6 +97,22 @@ class Emulator:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (tests.servers), skipped when it is not installed."""
+    from tests.servers import ServerUnavailable, postgres_server
+
+    try:
+        server = postgres_server()
+        params = server.__enter__()
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield params
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
 def emulator_server():
     server = start_in_thread("127.0.0.1", 0, test_seed())
     yield server

@@ -23,12 +23,14 @@ from airflow_provider_celonis.push.chunks import (
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, parse_timestamps
 from airflow_provider_celonis.push.sources import (
     DEFAULT_SQL_BATCH_ROWS,
+    SQL_READERS,
     CsvReadOptions,
     WholeParquetFile,
     expand_paths,
     file_parts,
     object_batches,
     sql_batches,
+    with_progress,
 )
 from airflow_provider_celonis.push.submit import submit_push_job
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
@@ -72,6 +74,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param sql_conn_id: the Airflow connection ``sql`` runs on. Templated.
     :param sql_parameters: parameters bound to ``sql``. Templated.
     :param sql_batch_rows: rows fetched from the cursor at a time.
+    :param sql_reader: how ``sql`` is read: ``auto`` (ADBC when a driver is installed for the connection's
+        database, else DB-API), ``adbc`` or ``dbapi`` (see ``push.sql``).
     :param connection_id: the data connection in the pool the table belongs to (optional). Templated.
     :param parquet_timestamps: how parquet chunks store timestamps: ``int96`` (default; what Celonis's own
         client writes for Data Push, microseconds kept) or ``int64_us`` (opt-in; no source shows Data Push
@@ -108,6 +112,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         sql_conn_id: str | None = None,
         sql_parameters: Any = None,
         sql_batch_rows: int = DEFAULT_SQL_BATCH_ROWS,
+        sql_reader: str = "auto",
         connection_id: str | None = None,
         parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
@@ -131,6 +136,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         self.sql_conn_id = sql_conn_id
         self.sql_parameters = sql_parameters
         self.sql_batch_rows = sql_batch_rows
+        self.sql_reader = sql_reader
         self.connection_id = connection_id
         self.parquet_timestamps = parquet_timestamps
         self.chunk_size_bytes = chunk_size_bytes
@@ -170,17 +176,22 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
                              f"{self.max_concurrent_uploads!r}.")
         if not isinstance(self.sql_batch_rows, int) or self.sql_batch_rows < 1:
             raise ValueError(f"sql_batch_rows must be a positive integer, not {self.sql_batch_rows!r}.")
+        if self.sql_reader not in SQL_READERS:
+            raise ValueError(f"sql_reader must be one of {', '.join(SQL_READERS)}, not {self.sql_reader!r}.")
         CsvReadOptions.from_dict(self.csv_options)
 
     # --- the push -------------------------------------------------------------------------------
 
     def _source_parts(self) -> Iterator[pa.RecordBatch | WholeParquetFile]:
         if self.source_path is not None:
-            return file_parts(expand_paths(self.source_path), self.source_format,
-                              CsvReadOptions.from_dict(self.csv_options))
-        if self.sql is not None:
-            return sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows)
-        return object_batches(self.data)
+            parts = file_parts(expand_paths(self.source_path), self.source_format,
+                               CsvReadOptions.from_dict(self.csv_options))
+        elif self.sql is not None:
+            parts = sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows,
+                                self.sql_reader, self.log)
+        else:
+            parts = object_batches(self.data)
+        return with_progress(parts, self.log, every_bytes=self.chunk_size_bytes)
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
         """Spool the source into chunks, create the push job, upload, execute; the watch follows the job."""

@@ -1,7 +1,8 @@
 """Data sources of a push, each read as a stream of Arrow record batches (never all in memory).
 
 - files or globs: parquet (read by row group), CSV or gzip-compressed CSV (read block by block);
-- a SQL query through any Airflow database connection (the DB-API cursor is fetched in batches);
+- a SQL query through any Airflow database connection (``push.sql``: ADBC, Arrow from the cursor, or rows
+  from a streaming DB-API cursor);
 - a pyarrow Table, RecordBatch, RecordBatchReader or iterable of batches, or a pandas DataFrame.
 
 A parquet file is handed over whole (``WholeParquetFile``) so the chunker can send it unchanged
@@ -11,19 +12,28 @@ when Celonis can take it as it is.
 from __future__ import annotations
 
 import glob
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.push.sql import (  # noqa: F401  (the SQL source lives in push.sql)
+    DEFAULT_SQL_BATCH_ROWS,
+    SQL_READERS,
+    rows_to_batch,
+    sql_batches,
+)
 
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
-DEFAULT_SQL_BATCH_ROWS = 50_000
 CSV_BLOCK_BYTES = 8 * 1024 * 1024
 # Celonis type names accepted in csv column_types, as the Arrow types they are read into.
 _CELONIS_TO_ARROW = {"INTEGER": pa.int64(), "FLOAT": pa.float64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(),
@@ -156,50 +166,6 @@ def file_parts(paths: Sequence[str], source_format: str | None,
             yield from csv_batches(path, csv_options)
 
 
-def sql_batches(conn_id: str, sql: str, parameters: Any = None,
-                batch_rows: int = DEFAULT_SQL_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Rows of a query through an Airflow database connection, fetched ``batch_rows`` at a time."""
-    from airflow.providers.common.compat.sdk import BaseHook
-
-    hook = BaseHook.get_connection(conn_id).get_hook()
-    if not hasattr(hook, "get_conn"):
-        raise CelonisError(f"Connection {conn_id!r} is not a database connection (its hook has no get_conn()).")
-    connection = hook.get_conn()
-    try:
-        cursor = connection.cursor()
-        try:
-            if parameters is None:
-                cursor.execute(sql)
-            else:
-                cursor.execute(sql, parameters)
-            if not cursor.description:
-                raise CelonisError("The SQL statement returned no result set: give a query that selects rows.")
-            names = [str(column[0]) for column in cursor.description]
-            fetched = 0
-            while rows := cursor.fetchmany(batch_rows):
-                fetched += len(rows)
-                yield rows_to_batch(rows, names)
-            if not fetched:  # no rows: the columns still define the (emptied) table
-                yield rows_to_batch([], names)
-        finally:
-            cursor.close()
-    finally:
-        connection.close()
-
-
-def rows_to_batch(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> pa.RecordBatch:
-    """DB-API rows as a record batch, each column typed by Arrow from its Python values."""
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    arrays = []
-    for name, values in zip(names, columns, strict=True):
-        try:
-            arrays.append(pa.array(values, from_pandas=False))
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise CelonisError(f"Column {name!r} of the query mixes value types Arrow cannot combine ({exc}): "
-                               "cast it to one type in the SQL.") from None
-    return pa.RecordBatch.from_arrays(arrays, names=list(names))
-
-
 def object_batches(data: Any) -> Iterator[pa.RecordBatch]:
     """Record batches of an in-process object: pyarrow Table/RecordBatch/reader, pandas DataFrame, or batches."""
     if isinstance(data, pa.Table):
@@ -218,3 +184,66 @@ def object_batches(data: Any) -> Iterator[pa.RecordBatch]:
     else:
         raise CelonisError(f"data must be a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, or "
                            f"an iterable of RecordBatches, not {type(data).__name__}.")
+
+
+class ReadProgress:
+    """Counts what a source has handed out and logs rows, MB and the rate as it goes.
+
+    A line every ``every_bytes`` read (the chunk size: in Arrow memory a chunk's worth is at least that
+    much, so at least one line per chunk) and every ``every_seconds``, also while the source is silent
+    (a query still running before its first row), and a last line when the source is exhausted.
+    """
+
+    def __init__(self, log: logging.Logger, label: str, every_bytes: int, every_seconds: float = 30.0) -> None:
+        self.log, self.label = log, label
+        self.every_bytes, self.every_seconds = every_bytes, every_seconds
+        self.rows = self.bytes = 0
+        self.started = time.monotonic()
+        self._logged_bytes = 0
+        self._lock = threading.Lock()
+        self._last_line = self.started
+
+    def add(self, rows: int, size: int) -> None:
+        """Count one part; log when a chunk's worth was read since the last line."""
+        with self._lock:
+            self.rows += rows
+            self.bytes += size
+            due = self.bytes - self._logged_bytes >= self.every_bytes
+        if due:
+            self.line()
+
+    def line(self, final: bool = False) -> None:
+        """Log the totals so far and the average rate."""
+        with self._lock:
+            seconds = max(time.monotonic() - self.started, 1e-9)
+            self._logged_bytes, self._last_line = self.bytes, time.monotonic()
+            rows, size = self.rows, self.bytes
+        self.log.info("%s %s: %s rows, %.1f MB in %.1f s (%s rows/s, %.1f MB/s).", self.label,
+                      "read" if final else "reading", f"{rows:,}", size / 1e6, seconds, f"{rows / seconds:,.0f}",
+                      size / 1e6 / seconds)
+
+    def _ticker(self, stop: threading.Event) -> None:
+        while not stop.wait(max(0.05, self.every_seconds - (time.monotonic() - self._last_line))):
+            if time.monotonic() - self._last_line >= self.every_seconds:
+                self.line()
+
+
+def with_progress(parts: Iterable[pa.RecordBatch | WholeParquetFile], log: logging.Logger, label: str = "Source",
+                  every_bytes: int = 256 * 1024 * 1024,
+                  every_seconds: float = 30.0) -> Iterator[pa.RecordBatch | WholeParquetFile]:
+    """``parts`` unchanged, with ``ReadProgress`` lines in ``log`` while they are read."""
+    progress = ReadProgress(log, label, every_bytes, every_seconds)
+    stop = threading.Event()
+    ticker = threading.Thread(target=progress._ticker, args=(stop,), name="celonis-read-progress", daemon=True)
+    ticker.start()
+    try:
+        for part in parts:
+            if isinstance(part, WholeParquetFile):
+                progress.add(pq.read_metadata(part.path).num_rows, os.path.getsize(part.path))
+            else:
+                progress.add(part.num_rows, part.nbytes)
+            yield part
+        stop.set()
+        progress.line(final=True)
+    finally:
+        stop.set()
