@@ -31,7 +31,7 @@ MAX_LISTED_NAMES = 20
 MAX_NEAR_MATCHES = 5
 
 
-def _one_of(id_arg: str, id_value: Any, name_arg: str, name_value: Any) -> tuple[str, bool]:
+def one_of(id_arg: str, id_value: Any, name_arg: str, name_value: Any) -> tuple[str, bool]:
     """The given value and whether it is an id; a ValueError unless exactly one non-blank value is given."""
     if id_value is not None and name_value is not None:
         raise ValueError(f"Give {id_arg} or {name_arg}, not both ({id_arg}={id_value!r}, {name_arg}={name_value!r}).")
@@ -81,7 +81,7 @@ def match_name(kind: str, where: str, items: Sequence[tuple[str, str | None]], n
 
 def resolve_pool_id(hook: CelonisHook, pool_id: str | None = None, pool_name: str | None = None) -> str:
     """The id of a data pool given its id (no request) or its name (one ``GET /integration/api/pools``)."""
-    value, is_id = _one_of("pool_id", pool_id, "pool_name", pool_name)
+    value, is_id = one_of("pool_id", pool_id, "pool_name", pool_name)
     if is_id:
         return value
     pools = hook.list_data_pools()
@@ -98,7 +98,7 @@ def resolve_data_model_id(
     hook: CelonisHook, pool_id: str, data_model_id: str | None = None, data_model_name: str | None = None
 ) -> str:
     """The id of a data model given its id (no request) or its name (one listing of the pool's data models)."""
-    value, is_id = _one_of("data_model_id", data_model_id, "data_model_name", data_model_name)
+    value, is_id = one_of("data_model_id", data_model_id, "data_model_name", data_model_name)
     if is_id:
         return value
     models = hook.list_data_models(pool_id)
@@ -115,7 +115,7 @@ def resolve_data_job_id(
     hook: CelonisHook, pool_id: str, data_job_id: str | None = None, data_job_name: str | None = None
 ) -> str:
     """The id of a data job given its id (no request) or its name (one listing of the pool's data jobs)."""
-    value, is_id = _one_of("data_job_id", data_job_id, "data_job_name", data_job_name)
+    value, is_id = one_of("data_job_id", data_job_id, "data_job_name", data_job_name)
     if is_id:
         return value
     jobs = hook.list_data_jobs(pool_id)

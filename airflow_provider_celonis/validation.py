@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-POOL_ID_HINT = "copy it from the Celonis UI URL (…/integration/ui/pools/<poolId>/)."
-DATA_MODEL_ID_HINT = "copy it from the data model's URL in the Celonis UI."
-DATA_JOB_ID_HINT = "copy jobId from the data job's URL in the Celonis UI."
-
 
 def require_text(name: str, value: Any, hint: str) -> None:
     """A non-blank id or name, else ``ValueError("<name> is empty: <hint>")``."""

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
+from airflow_provider_celonis.discovery import one_of, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.triggers.celonis import trigger_for
-from airflow_provider_celonis.validation import POOL_ID_HINT, require_positive_seconds, require_text
+from airflow_provider_celonis.validation import require_positive_seconds
 from airflow_provider_celonis.waiting import (
     OUTCOME_OF_EVENT,
     UNCLEAR_START_SETTLE_SECONDS,
@@ -42,14 +43,15 @@ DEFAULT_LIMBO_TIMEOUT = 900.0
 class CelonisWaitingOperator(BaseOperator):
     """Base class: start remote work in Celonis and wait for it (not used directly)."""
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id")
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name")
     ui_color = "#1f4fff"
     ui_fgcolor = "#ffffff"
 
     def __init__(
         self,
         *,
-        pool_id: str,
+        pool_id: str | None = None,
+        pool_name: str | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
         wait_for_completion: bool = True,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
@@ -66,6 +68,7 @@ class CelonisWaitingOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.pool_id = pool_id
+        self.pool_name = pool_name
         self.celonis_conn_id = celonis_conn_id
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
@@ -112,11 +115,16 @@ class CelonisWaitingOperator(BaseOperator):
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
         for name in ("poll_interval", "timeout", "limbo_timeout", "start_check_seconds"):
             require_positive_seconds(name, getattr(self, name))
-        require_text("pool_id", self.pool_id, POOL_ID_HINT)
+        one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
+
+    def resolve_names(self) -> None:
+        """Names given instead of ids become ids, one listing call each (before anything starts)."""
+        self.pool_id = resolve_pool_id(self.hook, self.pool_id, self.pool_name)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Start, then wait in the way configured."""
         self._validate()
+        self.resolve_names()
         started_at = time.time()
         watch, summary = self.start(context)
         self._watch = watch

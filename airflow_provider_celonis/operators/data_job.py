@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_celonis.discovery import resolve_job_selection
+from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, resolve_job_selection
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.links import (
     XCOM_DATA_JOB_URL,
@@ -15,7 +15,6 @@ from airflow_provider_celonis.links import (
 )
 from airflow_provider_celonis.models import DataJobMode
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
-from airflow_provider_celonis.validation import DATA_JOB_ID_HINT, require_text
 from airflow_provider_celonis.waiting import DataJobExecutionWatch, WaitOutcome
 
 if TYPE_CHECKING:
@@ -30,7 +29,10 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
     It fails on FAIL, CANCEL or SKIPPED with Celonis's reason, read from the failed tasks' log.
 
     :param pool_id: the data pool id. Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup before the start). Templated.
     :param data_job_id: the data job id (``jobId`` in the data job's Celonis UI URL). Templated.
+    :param data_job_name: or the data job's name (one lookup; an unknown or ambiguous name fails listing
+        near matches or the ids). Templated.
     :param mode: ``FULL`` (extract all tables) or ``DELTA`` (only what changed). Templated.
     :param extractions: run only these extraction tasks (names or ids; ``{"extraction": name, "tables":
         [table names]}`` for chosen tables). ``None`` (default): all; ``[]``: none. Templated.
@@ -44,15 +46,16 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
     ``CelonisReloadDataModelOperator``.
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "data_job_id", "mode", "extractions",
-                                      "transformations", "data_models")
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_job_id", "data_job_name",
+                                      "mode", "extractions", "transformations", "data_models")
     operator_extra_links = (CelonisDataJobLink(), CelonisDataPoolLink())
 
-    def __init__(self, *, data_job_id: str, mode: str = "DELTA", extractions: Sequence[Any] | None = None,
-                 transformations: Sequence[str] | None = None, data_models: Sequence[Any] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, data_job_id: str | None = None, data_job_name: str | None = None, mode: str = "DELTA",
+                 extractions: Sequence[Any] | None = None, transformations: Sequence[str] | None = None,
+                 data_models: Sequence[Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
+        self.data_job_name = data_job_name
         self.mode = mode
         self.extractions = extractions
         self.transformations = transformations
@@ -65,7 +68,7 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
 
     def _validate(self) -> None:
         super()._validate()
-        require_text("data_job_id", self.data_job_id, DATA_JOB_ID_HINT)
+        one_of("data_job_id", self.data_job_id, "data_job_name", self.data_job_name)
         DataJobMode.parse(self.mode)
         for name in ("extractions", "transformations", "data_models"):
             value = getattr(self, name)
@@ -74,6 +77,11 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
         if self.runs_part and self.extractions == [] and self.transformations == [] and self.data_models == []:
             raise ValueError("extractions, transformations and data_models are all empty: this runs nothing. "
                              "Leave one out (None) to run all of that kind.")
+
+    def resolve_names(self) -> None:
+        """Pool and data job names become ids."""
+        super().resolve_names()
+        self.data_job_id = resolve_data_job_id(self.hook, self.pool_id, self.data_job_id, self.data_job_name)
 
     def start(self, context: Context) -> tuple[DataJobExecutionWatch, dict[str, Any]]:
         """Execute the job, all of it or the chosen parts (or re-attach to its running execution)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis.discovery import one_of, resolve_data_model_id
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.links import (
     XCOM_DATA_MODEL_URL,
@@ -14,7 +15,6 @@ from airflow_provider_celonis.links import (
 )
 from airflow_provider_celonis.models import DataModelLoad
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
-from airflow_provider_celonis.validation import DATA_MODEL_ID_HINT, require_text
 from airflow_provider_celonis.waiting import DataModelLoadWatch, WaitOutcome
 
 if TYPE_CHECKING:
@@ -28,7 +28,10 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     ``deferrable=True``, and fails with Celonis's status and message when the load fails.
 
     :param pool_id: the data pool id (from the Celonis UI URL). Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup before the start). Templated.
     :param data_model_id: the process data model id. Templated.
+    :param data_model_name: or the data model's name (one lookup; an unknown or ambiguous name fails
+        listing near matches or the ids). Templated.
     :param tables: ``None`` for a complete load, or table ids, names or aliases for a partial load
         (names are resolved first; an unknown name fails before anything starts). Templated.
     :param from_cache: reload from Celonis's cache instead of the data pool (``fullReload=false``): quicker,
@@ -45,24 +48,33 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "data_model_id", "tables")
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_model_id", "data_model_name",
+                                      "tables")
     operator_extra_links = (CelonisDataModelLink(), CelonisDataPoolLink())
 
-    def __init__(self, *, data_model_id: str, tables: Sequence[str] | None = None, from_cache: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
+                 tables: Sequence[str] | None = None, from_cache: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
+        self.data_model_name = data_model_name
         self.tables = tables
         self.from_cache = from_cache
 
     def _validate(self) -> None:
         super()._validate()
-        require_text("data_model_id", self.data_model_id, DATA_MODEL_ID_HINT)
+        one_of("data_model_id", self.data_model_id, "data_model_name", self.data_model_name)
+        if not isinstance(self.from_cache, bool):
+            raise ValueError(f"from_cache must be True or False, not {self.from_cache!r}.")
         if self.tables is not None:
             if isinstance(self.tables, str) or not all(isinstance(t, str) and t.strip() for t in self.tables):
                 raise ValueError(f"tables must be a list of table ids or names, not {self.tables!r}.")
             if not self.tables:
                 raise ValueError("tables is an empty list: pass None for a complete load, or name the tables.")
+
+    def resolve_names(self) -> None:
+        """Pool and data model names become ids."""
+        super().resolve_names()
+        self.data_model_id = resolve_data_model_id(self.hook, self.pool_id, self.data_model_id, self.data_model_name)
 
     def start(self, context: Context) -> tuple[DataModelLoadWatch, dict[str, Any]]:
         """Resolve table names, then start the load (or re-attach to a running one)."""
@@ -113,7 +125,8 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     def _watch_for(self, *, previous: DataModelLoad | None = None,
                    running: DataModelLoad | None = None) -> DataModelLoadWatch:
         """The load to wait for: the first after ``previous`` (the load seen before the start), or ``running``."""
-        watch = DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id, started_by_task=True)
+        watch = DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id, started_by_task=True,
+                                   label=self.data_model_name)
         if running is not None:
             watch.load_id = running.load_id
             if running.load_id is None and running.started_at is not None:

@@ -62,6 +62,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         pandas DataFrame, built in the DAG file or a callable; not an XCom (it would go through the database).
 
     :param pool_id: the data pool id. Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup before anything is read). Templated.
     :param table_name: the target table in the pool. Templated.
     :param push_type: ``REPLACE`` (the table becomes the data) or ``DELTA`` (upsert by ``keys``, append without).
     :param keys: primary key columns for a DELTA upsert. Templated.
@@ -90,7 +91,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     with the push job id, status, chunks, rows, bytes and duration.
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "table_name", "source_path", "sql",
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "table_name", "source_path", "sql",
                                       "sql_conn_id", "sql_parameters", "keys", "connection_id")
     template_fields_renderers = {"sql": "sql"}
     operator_extra_links = (CelonisDataPoolLink(),)

@@ -15,17 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, conf
 
+from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, resolve_data_model_id, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import parse_timestamp
 from airflow_provider_celonis.triggers.celonis import trigger_for
-from airflow_provider_celonis.validation import (
-    DATA_JOB_ID_HINT,
-    DATA_MODEL_ID_HINT,
-    POOL_ID_HINT,
-    require_positive_seconds,
-    require_text,
-)
+from airflow_provider_celonis.validation import require_positive_seconds
 from airflow_provider_celonis.waiting import (
     OUTCOME_OF_EVENT,
     DataJobExecutionWatch,
@@ -52,12 +47,13 @@ def _moment(value: Any) -> dt.datetime | None:
 
 
 class _CelonisSensor(BaseSensorOperator):
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "finished_after")
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "finished_after")
 
     def __init__(
         self,
         *,
-        pool_id: str,
+        pool_id: str | None = None,
+        pool_name: str | None = None,
         finished_after: str | dt.datetime | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
         limbo_timeout: float = 900.0,
@@ -69,6 +65,7 @@ class _CelonisSensor(BaseSensorOperator):
         kwargs.setdefault("poke_interval", 60)
         super().__init__(**kwargs)
         self.pool_id = pool_id
+        self.pool_name = pool_name
         self.finished_after = finished_after
         self.celonis_conn_id = celonis_conn_id
         self.limbo_timeout = limbo_timeout
@@ -82,8 +79,13 @@ class _CelonisSensor(BaseSensorOperator):
         """The sync hook for this sensor's connection."""
         return CelonisHook(self.celonis_conn_id, retry_limit=self.api_retry_limit, retry_delay=self.api_retry_delay)
 
-    id_field = ""  # the id parameter of the subclass, checked with pool_id before any request
-    id_hint = ""
+    id_field = ""  # the id parameter of the subclass (``data_model_id``), or its name twin (``data_model_name``)
+    name_field = ""
+
+    def resolve_names(self) -> None:
+        """Names given instead of ids become ids (one listing call each, once per sensor instance)."""
+        self.pool_id = resolve_pool_id(self.hook, self.pool_id, self.pool_name)
+        self.pool_name = None
 
     def watch(self) -> Watch:
         """What this sensor waits for (stateless: rebuilt from the templated parameters at every poke)."""
@@ -91,14 +93,15 @@ class _CelonisSensor(BaseSensorOperator):
 
     def _validate(self) -> None:
         """Every parameter checked before the first request, naming the bad value and the fix."""
-        require_text("pool_id", self.pool_id, POOL_ID_HINT)
-        require_text(self.id_field, getattr(self, self.id_field), self.id_hint)
+        one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
+        one_of(self.id_field, getattr(self, self.id_field), self.name_field, getattr(self, self.name_field))
         require_positive_seconds("limbo_timeout", self.limbo_timeout)
         _moment(self.finished_after)
 
     def poke(self, context: Context) -> bool:
         """True once the work ended successfully; raises when Celonis reports a failure or a limbo lasts."""
         self._validate()
+        self.resolve_names()
         watch = self.watch()
         reading = watch.read(self.hook)
         if reading.outcome is WaitOutcome.LIMBO:
@@ -180,8 +183,8 @@ def _first_poke(context: Context) -> float | None:
 class CelonisDataModelLoadSensor(_CelonisSensor):
     """Wait until the last load of a data model finished successfully at or after ``finished_after``.
 
-    :param pool_id: the data pool id. Templated.
-    :param data_model_id: the process data model id. Templated.
+    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
+    :param data_model_id: the process data model id (or ``data_model_name``, one lookup). Templated.
     :param finished_after: only a load that ended at or after this moment counts, e.g.
         ``"{{ data_interval_end }}"``; ``None``: the last load, whenever it ended. Templated.
     :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
@@ -191,13 +194,21 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
     ``soft_fail``).
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id")
+    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id", "data_model_name")
     id_field = "data_model_id"
-    id_hint = DATA_MODEL_ID_HINT
+    name_field = "data_model_name"
 
-    def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
+        self.data_model_name = data_model_name
+
+    def resolve_names(self) -> None:
+        """Pool and data model names become ids."""
+        super().resolve_names()
+        self.data_model_id = resolve_data_model_id(self.hook, self.pool_id, self.data_model_id, self.data_model_name)
+        self.data_model_name = None
 
     def watch(self) -> DataModelLoadWatch:
         """The last load of the model, ended at or after ``finished_after``."""
@@ -209,20 +220,27 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
 class CelonisDataJobSensor(_CelonisSensor):
     """Wait until the latest execution of a data job ended successfully (at or after ``finished_after``).
 
-    :param pool_id: the data pool id. Templated.
-    :param data_job_id: the data job id. Templated.
+    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
+    :param data_job_id: the data job id (or ``data_job_name``, one lookup). Templated.
     :param finished_after: only an execution that ended at or after this moment counts. Templated.
     :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id")
+    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id", "data_job_name")
     id_field = "data_job_id"
-    id_hint = DATA_JOB_ID_HINT
+    name_field = "data_job_name"
 
-    def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, data_job_id: str | None = None, data_job_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
+        self.data_job_name = data_job_name
+
+    def resolve_names(self) -> None:
+        """Pool and data job names become ids."""
+        super().resolve_names()
+        self.data_job_id = resolve_data_job_id(self.hook, self.pool_id, self.data_job_id, self.data_job_name)
+        self.data_job_name = None
 
     def watch(self) -> DataJobExecutionWatch:
         """The newest execution of the job, ended at or after ``finished_after``."""

@@ -1,0 +1,44 @@
+"""Names instead of ids: one lookup before anything starts; a wrong name fails naming what exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_celonis.exceptions import CelonisNameNotFoundError
+from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
+from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
+from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
+from tests.conftest import DATA_JOB, DATA_MODEL
+from tests.test_operators_sensors_triggers import context
+
+FAST = {"poll_interval": 0.05, "api_retry_delay": 0.02}
+
+
+def test_reload_and_run_by_name(emulator):
+    summary = CelonisReloadDataModelOperator(task_id="r", pool_name="sales (demo)", data_model_name="O2C",
+                                             tables=["orders"], **FAST).execute(context())
+    assert summary["status"] == "SUCCESS" and summary["data_model_id"] == DATA_MODEL
+    ctx = context()
+    summary = CelonisRunDataJobOperator(task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders",
+                                        **FAST).execute(ctx)
+    assert summary["status"] == "SUCCESS" and ctx["ti"].xcom["celonis_ids"]["data_job_id"] == DATA_JOB
+
+
+def test_sensors_by_name(emulator):
+    CelonisRunDataJobOperator(task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders",
+                              **FAST).execute(context())
+    assert CelonisDataJobSensor(task_id="s", pool_name="Sales (demo)", data_job_name="Extract orders",
+                                poke_interval=0.05).poke(context()) is True
+    sensor = CelonisDataModelLoadSensor(task_id="s", pool_name="Sales (demo)", data_model_name="O2C")
+    assert sensor.poke(context()) is False and sensor.data_model_id == DATA_MODEL
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"pool_name": "Sales"}, "No data pool is named 'Sales'.*Did you mean 'Sales \\(demo\\)'"),
+    ({"pool_name": "Sales (demo)", "data_model_name": "O2X"}, "No data model is named 'O2X'.*'O2C'"),
+])
+def test_a_wrong_name_fails_before_anything_starts(emulator, kwargs, match):
+    kwargs.setdefault("data_model_name", "O2C")
+    with pytest.raises(CelonisNameNotFoundError, match=match):
+        CelonisReloadDataModelOperator(task_id="r", **kwargs, **FAST).execute(context())
+    assert emulator.requests("/load", "POST") == []
