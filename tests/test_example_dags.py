@@ -15,6 +15,7 @@ from tests.conftest import POOL, dags_test, test_seed
     "example_celonis_sensor_gated",
     "example_celonis_push_then_reload",
     "example_celonis_ingest_files",
+    "example_celonis_by_name",
 ])
 def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
