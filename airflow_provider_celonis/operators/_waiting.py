@@ -18,7 +18,7 @@ from airflow_provider_celonis.discovery import one_of, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.triggers.celonis import trigger_for
-from airflow_provider_celonis.validation import require_positive_seconds
+from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
     OUTCOME_OF_EVENT,
     UNCLEAR_START_SETTLE_SECONDS,
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 XCOM_CELONIS_IDS = "celonis_ids"
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
-DEFAULT_LIMBO_TIMEOUT = 900.0
+# How long LOST_CONNECTION, an unknown status or work Celonis does not show is waited on: 15 min, long
+# enough for a slow registration or a short Celonis hiccup, short against the 6 h default timeout.
+DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 
 
 class CelonisWaitingOperator(BaseOperator):
@@ -56,7 +58,7 @@ class CelonisWaitingOperator(BaseOperator):
         wait_for_completion: bool = True,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
-        limbo_timeout: float = DEFAULT_LIMBO_TIMEOUT,
+        unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
         fail_on_warning: bool = False,
         reattach: bool = True,
         cancel_on_kill: bool = True,
@@ -64,6 +66,7 @@ class CelonisWaitingOperator(BaseOperator):
         api_retry_delay: float = 1.0,
         start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        limbo_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,7 +76,8 @@ class CelonisWaitingOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.limbo_timeout = limbo_timeout
+        self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
+                                                        unknown_status_timeout)
         self.fail_on_warning = fail_on_warning
         self.reattach = reattach
         self.cancel_on_kill = cancel_on_kill
@@ -113,7 +117,7 @@ class CelonisWaitingOperator(BaseOperator):
                              f"{self.api_retry_limit!r}.")
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
-        for name in ("poll_interval", "timeout", "limbo_timeout", "start_check_seconds"):
+        for name in ("poll_interval", "timeout", "unknown_status_timeout", "start_check_seconds"):
             require_positive_seconds(name, getattr(self, name))
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
 
@@ -135,7 +139,7 @@ class CelonisWaitingOperator(BaseOperator):
         context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value=watch.ids())
         if not self.wait_for_completion:
             return {"status": "started", **summary}
-        clock = WaitClock(started_at + self.timeout, self.poll_interval, self.limbo_timeout)
+        clock = WaitClock(started_at + self.timeout, self.poll_interval, self.unknown_status_timeout)
         reading = watch.read(self.hook)
         event = clock.step(reading)
         if event is None and self.deferrable:
@@ -153,7 +157,7 @@ class CelonisWaitingOperator(BaseOperator):
 
     def _trigger_settings(self, end_time: float) -> dict[str, Any]:
         return {"celonis_conn_id": self.celonis_conn_id, "end_time": end_time, "poll_interval": self.poll_interval,
-                "limbo_timeout": self.limbo_timeout, "cancel_on_kill": self.cancel_on_kill,
+                "unknown_status_timeout": self.unknown_status_timeout, "cancel_on_kill": self.cancel_on_kill,
                 "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,

@@ -41,7 +41,7 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
         ``{"data_model": name, "tables": [...]}``); ``None``: all. Templated.
     :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
 
-    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``limbo_timeout``,
+    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``unknown_status_timeout``,
     ``reattach``, ``cancel_on_kill``, ``deferrable``) mean what they mean for
     ``CelonisReloadDataModelOperator``.
     """

@@ -40,7 +40,8 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     :param wait_for_completion: wait for the load to end (default True).
     :param poll_interval: seconds between status reads (default 30; the API budget is shared).
     :param timeout: seconds to wait before cancelling the load and failing (default 6 hours).
-    :param limbo_timeout: seconds a LOST_CONNECTION/unknown status is tolerated before failing (default 900).
+    :param unknown_status_timeout: seconds LOST_CONNECTION, an unknown status, or a load Celonis does not
+        (or no longer) show is tolerated before failing (default 900; ``limbo_timeout`` is the old name).
     :param fail_on_warning: fail when the load ends with WARNING (default False: succeed, log a warning).
     :param reattach: if a load of this model is already running, wait for it instead of starting
         another (default True; this is what makes an Airflow retry safe).
