@@ -420,11 +420,6 @@ def validated_event(event: Any) -> dict[str, Any]:
 UNCLEAR_START_SETTLE_SECONDS = 20.0
 
 
-def may_have_acted(exc: CelonisApiError) -> bool:
-    """A call that failed without a clear refusal (no answer, or a server error other than 503)."""
-    return exc.status_code is None or (exc.status_code >= 500 and exc.status_code != 503)
-
-
 def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attempts: int, log: logging.Logger | Any,
                settle_seconds: float = UNCLEAR_START_SETTLE_SECONDS, poll_seconds: float = 1.0) -> bool:
     """Start work that must not run twice; returns whether an unclear start turned out to have started it.
@@ -438,7 +433,7 @@ def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attem
             start()
             return False
         except CelonisApiError as exc:
-            if not may_have_acted(exc) or attempt == attempts:
+            if not exc.may_have_acted or attempt == attempts:
                 raise
             log.warning("The start got no clear answer (%s); checking whether Celonis started it.", exc)
             deadline = time.monotonic() + settle_seconds
