@@ -309,3 +309,13 @@ def test_the_old_name_of_unknown_status_timeout_still_works():
     assert sensor.unknown_status_timeout == 7.0
     old = CelonisDataJobTrigger(celonis_conn_id="c", pool_id="p", data_job_id="j", end_time=1.0, limbo_timeout=5.0)
     assert old.serialize()[1]["unknown_status_timeout"] == 5.0
+
+
+@pytest.mark.parametrize("knob", ["reattach", "fail_on_warning", "start_check_seconds"])
+def test_the_push_operator_takes_no_knob_that_does_nothing_for_it(knob):
+    from airflow.exceptions import AirflowException
+
+    from airflow_provider_celonis.operators.push import CelonisPushDataOperator
+
+    with pytest.raises((TypeError, AirflowException), match=knob):
+        CelonisPushDataOperator(task_id="p", pool_id=POOL, table_name="t", source_path="x.parquet", **{knob: True})

@@ -45,6 +45,8 @@ DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 class CelonisWaitingOperator(BaseOperator):
     """Base class: start remote work in Celonis and wait for it (not used directly)."""
 
+    fail_on_warning = False  # only work that can end with WARNING (a data model load) offers the choice
+
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name")
     ui_color = "#1f4fff"
     ui_fgcolor = "#ffffff"
@@ -59,12 +61,9 @@ class CelonisWaitingOperator(BaseOperator):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
-        fail_on_warning: bool = False,
-        reattach: bool = True,
         cancel_on_kill: bool = True,
         api_retry_limit: int = 6,
         api_retry_delay: float = 1.0,
-        start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         limbo_timeout: float | None = None,
         **kwargs: Any,
@@ -78,12 +77,9 @@ class CelonisWaitingOperator(BaseOperator):
         self.timeout = timeout
         self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
                                                         unknown_status_timeout)
-        self.fail_on_warning = fail_on_warning
-        self.reattach = reattach
         self.cancel_on_kill = cancel_on_kill
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
-        self.start_check_seconds = start_check_seconds
         self.deferrable = deferrable
         self._watch: Watch | None = None
         if deferrable and not wait_for_completion:
@@ -97,11 +93,6 @@ class CelonisWaitingOperator(BaseOperator):
         No watch means nothing was started (a push of no rows): the task succeeds with status SKIPPED.
         """
         raise NotImplementedError
-
-    def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
-        """Start work that must not run twice (see ``waiting.start_once``); True if an unclear start had started it."""
-        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
-                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -117,7 +108,7 @@ class CelonisWaitingOperator(BaseOperator):
                              f"{self.api_retry_limit!r}.")
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
-        for name in ("poll_interval", "timeout", "unknown_status_timeout", "start_check_seconds"):
+        for name in ("poll_interval", "timeout", "unknown_status_timeout"):
             require_positive_seconds(name, getattr(self, name))
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
 
@@ -209,3 +200,29 @@ class CelonisWaitingOperator(BaseOperator):
         """The task was killed while polling: cancel the remote work where the API allows."""
         if self._watch is not None:
             self._cancel_quietly("task killed")
+
+
+class CelonisStartOperator(CelonisWaitingOperator):
+    """Base class of the operators that start a load or a data job: re-attach, WARNING policy, safe starts."""
+
+    def __init__(
+        self,
+        *,
+        reattach: bool = True,
+        fail_on_warning: bool = False,
+        start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.reattach = reattach
+        self.fail_on_warning = fail_on_warning
+        self.start_check_seconds = start_check_seconds
+
+    def _validate(self) -> None:
+        super()._validate()
+        require_positive_seconds("start_check_seconds", self.start_check_seconds)
+
+    def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
+        """Start work that must not run twice (``waiting.start_once``); True if an unclear start had started it."""
+        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
+                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))

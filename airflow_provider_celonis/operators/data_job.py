@@ -14,14 +14,14 @@ from airflow_provider_celonis.links import (
     CelonisDataPoolLink,
 )
 from airflow_provider_celonis.models import DataJobMode
-from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
+from airflow_provider_celonis.operators._waiting import CelonisStartOperator
 from airflow_provider_celonis.waiting import DataJobExecutionWatch, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class CelonisRunDataJobOperator(CelonisWaitingOperator):
+class CelonisRunDataJobOperator(CelonisStartOperator):
     """Execute a data job and wait until the execution this task started ends.
 
     Celonis returns no execution id, so the task notes the job's newest execution before starting and

@@ -14,14 +14,14 @@ from airflow_provider_celonis.links import (
     CelonisDataPoolLink,
 )
 from airflow_provider_celonis.models import DataModelLoad
-from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
+from airflow_provider_celonis.operators._waiting import CelonisStartOperator
 from airflow_provider_celonis.waiting import DataModelLoadWatch, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class CelonisReloadDataModelOperator(CelonisWaitingOperator):
+class CelonisReloadDataModelOperator(CelonisStartOperator):
     """Start a complete or partial load of a process data model and wait until Celonis reports its end.
 
     The wait follows the load this task started (never the previous one), holds no worker slot when

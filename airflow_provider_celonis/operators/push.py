@@ -121,7 +121,6 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         spool_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("reattach", False)
         super().__init__(**kwargs)
         self.table_name = table_name
         self.source_path = source_path
