@@ -145,7 +145,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                 "auth": settings.auth_type.value, "pool": probe.pool_id, "data_model": probe.data_model_id,
                 "data_job": probe.data_job_id, "write": args.write, "scratch_table": args.scratch_table,
                 "probe_double_start": args.probe_double_start, "provider": _version()}
-        Path(args.report).write_text(report.report_json(probe.findings, probe.exchanges, meta, redactor))
+        document = report.report_json(probe.findings, probe.exchanges, meta, redactor)
+        Path(args.report).write_text(document, encoding="utf-8")
         print(f"Report written to {args.report}: attach it to your issue.")
     differs = any(f.verdict is report.Verdict.DIFFERS for f in probe.findings.values())
     return EXIT_DIFFERS if differs else EXIT_AGREES

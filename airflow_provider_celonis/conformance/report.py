@@ -139,4 +139,4 @@ def report_json(findings: dict[str, Finding], exchanges: list[Exchange], meta: d
         ],
         "exchanges": [asdict(exchange) for exchange in exchanges],
     }
-    return redactor.text(json.dumps(redactor.data(document), indent=2, default=str))
+    return redactor.text(json.dumps(redactor.data(document), indent=2, default=str, ensure_ascii=False))
