@@ -19,12 +19,39 @@ from airflow_provider_celonis.emulator import seed as seeds
 from tests.conftest import CONNECTION, DATA_MODEL, FAILING_DATA_JOB, POOL, ROOT, test_seed
 
 AGREES, DIFFERS, NOT_CHECKED = "agrees", "differs", "not checked"
-READ_ARGS = ["--pool", POOL, "--data-model", DATA_MODEL, "--data-job", FAILING_DATA_JOB,
-             "--ingestion-connection", CONNECTION]
-WRITE_ARGS = ["--pool", POOL, "--data-model", DATA_MODEL, "--write", "--scratch-table", "conformance_scratch",
-              "--probe-double-start", "--submit-spacing", "1.1", "--poll-interval", "0.1", "--wait-timeout", "30"]
-SECRETS = (seeds.DEMO_API_KEY, seeds.DEMO_APP_KEY, seeds.DEMO_CLIENT_SECRET, seeds.DEMO_S3_ACCESS_KEY,
-           seeds.DEMO_S3_SECRET_KEY)
+READ_ARGS = [
+    "--pool",
+    POOL,
+    "--data-model",
+    DATA_MODEL,
+    "--data-job",
+    FAILING_DATA_JOB,
+    "--ingestion-connection",
+    CONNECTION,
+]
+WRITE_ARGS = [
+    "--pool",
+    POOL,
+    "--data-model",
+    DATA_MODEL,
+    "--write",
+    "--scratch-table",
+    "conformance_scratch",
+    "--probe-double-start",
+    "--submit-spacing",
+    "1.1",
+    "--poll-interval",
+    "0.1",
+    "--wait-timeout",
+    "30",
+]
+SECRETS = (
+    seeds.DEMO_API_KEY,
+    seeds.DEMO_APP_KEY,
+    seeds.DEMO_CLIENT_SECRET,
+    seeds.DEMO_S3_ACCESS_KEY,
+    seeds.DEMO_S3_SECRET_KEY,
+)
 
 
 def verdicts(output: str) -> dict[str, str]:
@@ -47,11 +74,16 @@ def conformance(args: list[str], capsys) -> tuple[int, dict[str, str], str, str]
 def run_job(emulator, job: str = FAILING_DATA_JOB) -> None:
     """Execute a data job through the API and wait until it has ended."""
     headers = {"Authorization": f"Bearer {seeds.DEMO_API_KEY}"}
-    requests.post(f"{emulator.url}/integration/api/v2/data-pools/{POOL}/data-jobs/{job}/execute",
-                  params={"mode": "FULL"}, headers=headers, timeout=10).raise_for_status()
+    requests.post(
+        f"{emulator.url}/integration/api/v2/data-pools/{POOL}/data-jobs/{job}/execute",
+        params={"mode": "FULL"},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
     for _ in range(100):
-        status = requests.get(f"{emulator.url}/integration/api/pools/{POOL}/logs/status", headers=headers,
-                              timeout=10).json()
+        status = requests.get(
+            f"{emulator.url}/integration/api/pools/{POOL}/logs/status", headers=headers, timeout=10
+        ).json()
         if any(s["id"] == job and s["status"] in ("SUCCESS", "FAIL") for s in status):
             return
         time.sleep(0.1)
@@ -76,16 +108,33 @@ def submits(emulator) -> list[dict]:
 
 
 READ_AGREES = {
-    "pools.list-shape", "data-models.list-shape", "data-jobs.list-shape", "pool-tables.list-shape",
-    "pool-tables.columns-listed", "last-load.never-loaded-404", "load-history.shape", "dates.epoch-milliseconds",
-    "job.status-fields", "job.timeStamp-not-execution-time", "job.no-latestExecutionItemId", "logs-status.shape",
-    "logs-status.start-is-newest-execution", "executions.shape", "executions.no-message", "execution-log.chain",
+    "pools.list-shape",
+    "data-models.list-shape",
+    "data-jobs.list-shape",
+    "pool-tables.list-shape",
+    "pool-tables.columns-listed",
+    "last-load.never-loaded-404",
+    "load-history.shape",
+    "dates.epoch-milliseconds",
+    "job.status-fields",
+    "job.timeStamp-not-execution-time",
+    "job.no-latestExecutionItemId",
+    "logs-status.shape",
+    "logs-status.start-is-newest-execution",
+    "executions.shape",
+    "executions.no-message",
+    "execution-log.chain",
     "ingestion.head-missing-key-404",
 }
 WRITE_AGREES = {
-    "push.create-answers-json", "push.every-column-type-done", "push.int96-timestamps-accepted",
-    "push.int64-timestamps-rejected", "push.rapid-submit-409", "load.partial-start-2xx",
-    "load.partial-reload-completes", "load.second-start-runs-again",
+    "push.create-answers-json",
+    "push.every-column-type-done",
+    "push.int96-timestamps-accepted",
+    "push.int64-timestamps-rejected",
+    "push.rapid-submit-409",
+    "load.partial-start-2xx",
+    "load.partial-reload-completes",
+    "load.second-start-runs-again",
 }
 
 
@@ -110,8 +159,15 @@ def test_default_seed_after_loads_and_executions(emulator, capsys, monkeypatch):
     run_job(emulator)
     run_job(emulator)
     code, found, out, _ = conformance(READ_ARGS, capsys)
-    for aid in ("auth.oauth-token-shape", "last-load.shape", "last-load.status-values", "load-history.newest-first",
-                "executions.newest-first", "execution-log.chain", "job.timeStamp-not-execution-time"):
+    for aid in (
+        "auth.oauth-token-shape",
+        "last-load.shape",
+        "last-load.status-values",
+        "load-history.newest-first",
+        "executions.newest-first",
+        "execution-log.chain",
+        "job.timeStamp-not-execution-time",
+    ):
         assert found[aid] == AGREES, (aid, out)
     assert found["last-load.never-loaded-404"] == NOT_CHECKED
     assert code == 0
@@ -150,10 +206,22 @@ SWITCH_CASES = [
     ("push_parquet_int64_timestamps", "accept", {}, WRITE_ARGS, "push.int64-timestamps-rejected", DIFFERS),
     ("push_submit_spacing_seconds", 1.0, {}, WRITE_ARGS, "push.rapid-submit-409", AGREES),
     ("push_submit_spacing_seconds", 0, {}, WRITE_ARGS, "push.rapid-submit-409", DIFFERS),
-    ("rate_limit_window_seconds", 3600, {"rate_limits": {"push_execute_per_hour": 1}}, WRITE_ARGS,
-     "push.hourly-window-on-the-hour", AGREES),
-    ("rate_limit_window_seconds", 10, {"rate_limits": {"push_execute_per_hour": 1}}, WRITE_ARGS,
-     "push.hourly-window-on-the-hour", DIFFERS),
+    (
+        "rate_limit_window_seconds",
+        3600,
+        {"rate_limits": {"push_execute_per_hour": 1}},
+        WRITE_ARGS,
+        "push.hourly-window-on-the-hour",
+        AGREES,
+    ),
+    (
+        "rate_limit_window_seconds",
+        10,
+        {"rate_limits": {"push_execute_per_hour": 1}},
+        WRITE_ARGS,
+        "push.hourly-window-on-the-hour",
+        DIFFERS,
+    ),
 ]
 
 
@@ -164,8 +232,11 @@ def test_switch_cases_cover_every_switch():
     assert {"push_submit_spacing_seconds", "rate_limit_window_seconds"} <= {name for name, *_ in SWITCH_CASES}
 
 
-@pytest.mark.parametrize(("setting", "value", "extra", "args", "assumption", "expected"), SWITCH_CASES,
-                         ids=[f"{c[0]}={c[1]}" for c in SWITCH_CASES])
+@pytest.mark.parametrize(
+    ("setting", "value", "extra", "args", "assumption", "expected"),
+    SWITCH_CASES,
+    ids=[f"{c[0]}={c[1]}" for c in SWITCH_CASES],
+)
 def test_seed_switch_shows(emulator, capsys, setting, value, extra, args, assumption, expected):
     emulator.reseed(test_seed(**{setting: value}, **extra))
     if args is READ_ARGS:
@@ -210,9 +281,27 @@ def test_report_and_output_hold_no_secret(emulator, tmp_path):
     report = tmp_path / "report.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AIRFLOW_CONN_CELONIS_DEFAULT": emulator.connection_json("oauth")}
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_celonis.conformance", *READ_ARGS, "--write", "--scratch-table",
-         "secret_check", "--submit-spacing", "1.1", "--poll-interval", "0.1", "--report", str(report)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_celonis.conformance",
+            *READ_ARGS,
+            "--write",
+            "--scratch-table",
+            "secret_check",
+            "--submit-spacing",
+            "1.1",
+            "--poll-interval",
+            "0.1",
+            "--report",
+            str(report),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert result.returncode == 1, result.stdout + result.stderr  # the 204 switch differs
     tokens = list(emulator.state.tokens)
     assert tokens, "the OAuth connection minted tokens"
@@ -248,12 +337,15 @@ def test_write_needs_scratch_table(emulator, capsys):
     assert "--write needs --scratch-table NAME" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--scratch-table", "x"], "--scratch-table only applies with --write"),
-    (["--write", "--scratch-table", "x", "--probe-double-start"], "--probe-double-start needs --data-model"),
-    (["--write", "--scratch-table", "a/b"], "must be a plain table name"),
-    (["--wait-timeout", "-1"], "--wait-timeout must be 0 or more"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scratch-table", "x"], "--scratch-table only applies with --write"),
+        (["--write", "--scratch-table", "x", "--probe-double-start"], "--probe-double-start needs --data-model"),
+        (["--write", "--scratch-table", "a/b"], "must be a plain table name"),
+        (["--wait-timeout", "-1"], "--wait-timeout must be 0 or more"),
+    ],
+)
 def test_bad_option_combinations(emulator, capsys, args, message):
     with pytest.raises(SystemExit) as exc:
         run(["--pool", POOL, *args])
@@ -293,8 +385,9 @@ def test_failed_probe_is_not_checked(emulator, capsys):
 def test_fault_skip_hits_the_nth_match(emulator):
     emulator.fault(path="^/integration/api/pools$", method="GET", skip=2, count=1, status=503)
     headers = {"Authorization": f"Bearer {seeds.DEMO_API_KEY}"}
-    statuses = [requests.get(emulator.url + "/integration/api/pools", headers=headers, timeout=10).status_code
-                for _ in range(4)]
+    statuses = [
+        requests.get(emulator.url + "/integration/api/pools", headers=headers, timeout=10).status_code for _ in range(4)
+    ]
     assert statuses == [200, 200, 503, 200]
     bad = requests.post(emulator.url + "/_emulator/faults", json={"path": "x", "skip": -1}, timeout=10)
     assert bad.status_code == 400 and "skip" in bad.text

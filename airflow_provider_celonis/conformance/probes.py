@@ -80,8 +80,15 @@ class Probe:
             raise KeyError(f"Unknown assumption id {assumption_id!r}: add it to conformance/assumptions.py.")
         self.findings[assumption_id] = Finding(assumption_id, verdict, answer)
 
-    def call(self, probe: str, endpoint: Endpoint, *, params: dict[str, Any] | None = None, json: Any = None,
-             body: MultipartFileBody | None = None) -> Answer:
+    def call(
+        self,
+        probe: str,
+        endpoint: Endpoint,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: MultipartFileBody | None = None,
+    ) -> Answer:
         """Send one request through the hook, keep its raw answer, and return it."""
         try:
             response = self.hook.raw_response(endpoint, params=params, json=json, body=body)
@@ -90,8 +97,11 @@ class Probe:
         else:
             headers = kept_headers({k.lower(): v for k, v in response.headers.items()})
             answer = Answer(response.status_code, headers, body_of(response.content, headers.get("content-type")))
-        self.exchanges.append(Exchange(probe, endpoint.method, endpoint.path, params, answer.status, answer.headers,
-                                       answer.body, answer.error))
+        self.exchanges.append(
+            Exchange(
+                probe, endpoint.method, endpoint.path, params, answer.status, answer.headers, answer.body, answer.error
+            )
+        )
         return answer
 
     def date(self, source: str, value: Any) -> None:
@@ -115,44 +125,65 @@ class Probe:
         if isinstance(body, dict):
             self.redactor.add(body.get("access_token"))
             self.redactor.add(body.get("refresh_token"))
-        self.exchanges.append(Exchange("token", "POST", "/oauth2/token", None, response.status_code,
-                                       kept_headers({k.lower(): v for k, v in response.headers.items()}), body))
+        self.exchanges.append(
+            Exchange(
+                "token",
+                "POST",
+                "/oauth2/token",
+                None,
+                response.status_code,
+                kept_headers({k.lower(): v for k, v in response.headers.items()}),
+                body,
+            )
+        )
         if response.status_code != 200 or not isinstance(body, dict):
             self.found("auth.oauth-token-shape", Verdict.NOT_CHECKED, f"HTTP {response.status_code}")
             return
         token_type, expires_in = body.get("token_type"), body.get("expires_in")
         good = str(token_type).lower() == "bearer" and isinstance(expires_in, int | float) and expires_in > 0
-        self.found("auth.oauth-token-shape", Verdict.AGREES if good else Verdict.DIFFERS,
-                   f"token_type {token_type!r}, expires_in {expires_in!r}")
+        self.found(
+            "auth.oauth-token-shape",
+            Verdict.AGREES if good else Verdict.DIFFERS,
+            f"token_type {token_type!r}, expires_in {expires_in!r}",
+        )
 
     def pools(self, wanted: str) -> None:
         """``pools.list-shape``, and find the pool (by id, else by exact name); a missing pool is a usage error."""
         answer = self.call("pools", endpoints.list_pools())
         if answer.status in (401, 403):
-            raise UsageError(f"Celonis refused the credential of connection {self.hook.celonis_conn_id!r} "
-                             f"(HTTP {answer.status}): check its key or OAuth client and scopes.")
+            raise UsageError(
+                f"Celonis refused the credential of connection {self.hook.celonis_conn_id!r} "
+                f"(HTTP {answer.status}): check its key or OAuth client and scopes."
+            )
         if not answer.ok:
-            raise UsageError(f"Cannot list the data pools ({answer.brief()}): check the connection's team URL "
-                             f"({self.hook.base_url}) and that the team is reachable.")
+            raise UsageError(
+                f"Cannot list the data pools ({answer.brief()}): check the connection's team URL "
+                f"({self.hook.base_url}) and that the team is reachable."
+            )
         pools = answer.body if isinstance(answer.body, list) else []
-        shaped = isinstance(answer.body, list) and all(isinstance(p, dict) and "id" in p and "name" in p
-                                                       for p in pools)
-        match = [p for p in pools if str(p.get("id")) == wanted] or \
-            [p for p in pools if str(p.get("name")) == wanted]
+        shaped = isinstance(answer.body, list) and all(isinstance(p, dict) and "id" in p and "name" in p for p in pools)
+        match = [p for p in pools if str(p.get("id")) == wanted] or [p for p in pools if str(p.get("name")) == wanted]
         if len(match) != 1:
             names = ", ".join(f"{p.get('name')!r} ({p.get('id')})" for p in pools[:20]) or "(none)"
             why = "matches several pools" if match else "is not visible to this connection"
             raise UsageError(f"--pool {wanted!r} {why}. Pass --pool with one of these ids: {names}.")
         self.pool_id = str(match[0]["id"])
-        self.found("pools.list-shape", Verdict.AGREES if shaped else Verdict.DIFFERS,
-                   f"{len(pools)} pool(s); {'each with id and name' if shaped else 'not a list of {id, name}'}")
+        self.found(
+            "pools.list-shape",
+            Verdict.AGREES if shaped else Verdict.DIFFERS,
+            f"{len(pools)} pool(s); {'each with id and name' if shaped else 'not a list of {id, name}'}",
+        )
 
     def listings(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         """The data model, data job and pool table listings: their shapes; returns the three lists."""
         out = []
         for probe, endpoint, keys, assumption in (
-            ("data-models", endpoints.list_data_models(self.pool_id), ("id", "name", "tables"),
-             "data-models.list-shape"),
+            (
+                "data-models",
+                endpoints.list_data_models(self.pool_id),
+                ("id", "name", "tables"),
+                "data-models.list-shape",
+            ),
             ("data-jobs", endpoints.list_data_jobs(self.pool_id), ("id", "name", "status"), "data-jobs.list-shape"),
             ("pool-tables", endpoints.list_pool_tables(self.pool_id), ("name", "type"), "pool-tables.list-shape"),
         ):
@@ -164,8 +195,11 @@ class Probe:
                 self.found(assumption, Verdict.DIFFERS, f"not a JSON list: {type(answer.body).__name__}")
             else:
                 missing = sorted({k for item in items for k in keys if not isinstance(item, dict) or k not in item})
-                self.found(assumption, Verdict.DIFFERS if missing else Verdict.AGREES,
-                           f"{len(items)} item(s)" + (f"; missing {', '.join(missing)}" if missing else ""))
+                self.found(
+                    assumption,
+                    Verdict.DIFFERS if missing else Verdict.AGREES,
+                    f"{len(items)} item(s)" + (f"; missing {', '.join(missing)}" if missing else ""),
+                )
             out.append([item for item in items if isinstance(item, dict)])
         tables = out[2]
         if not tables:
@@ -173,9 +207,12 @@ class Probe:
         else:
             without = [t.get("name") for t in tables if not isinstance(t.get("columns"), list)]
             filled = sum(1 for t in tables if isinstance(t.get("columns"), list) and t["columns"])
-            self.found("pool-tables.columns-listed", Verdict.DIFFERS if without else Verdict.AGREES,
-                       f"{len(tables)} table(s), {filled} with columns filled"
-                       + (f"; no columns list for {without[:3]}" if without else ""))
+            self.found(
+                "pool-tables.columns-listed",
+                Verdict.DIFFERS if without else Verdict.AGREES,
+                f"{len(tables)} table(s), {filled} with columns filled"
+                + (f"; no columns list for {without[:3]}" if without else ""),
+            )
         return out[0], out[1], out[2]
 
     def data_model(self) -> None:
@@ -202,33 +239,49 @@ class Probe:
             self.found("load-history.newest-first", Verdict.NOT_CHECKED, f"{len(starts)} dated load(s)")
         else:
             newest_first = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
-            self.found("load-history.newest-first", Verdict.AGREES if newest_first else Verdict.DIFFERS,
-                       f"startDates {starts[:3]}…")
+            self.found(
+                "load-history.newest-first",
+                Verdict.AGREES if newest_first else Verdict.DIFFERS,
+                f"startDates {starts[:3]}…",
+            )
         never_loaded = history.ok and not current and not entries
         if last.status in (404, 204) or (last.ok and not last.body):
             code = last.status
             if not history.ok:
-                self.found("last-load.never-loaded-404", Verdict.NOT_CHECKED, f"last-load HTTP {code}, history "
-                           f"{history.brief()}")
+                self.found(
+                    "last-load.never-loaded-404",
+                    Verdict.NOT_CHECKED,
+                    f"last-load HTTP {code}, history {history.brief()}",
+                )
             elif not never_loaded:
-                self.found("last-load.never-loaded-404", Verdict.DIFFERS if code == 404 else Verdict.NOT_CHECKED,
-                           f"last-load HTTP {code} although the load history shows a load")
+                self.found(
+                    "last-load.never-loaded-404",
+                    Verdict.DIFFERS if code == 404 else Verdict.NOT_CHECKED,
+                    f"last-load HTTP {code} although the load history shows a load",
+                )
             else:
-                self.found("last-load.never-loaded-404", Verdict.AGREES if code == 404 else Verdict.DIFFERS,
-                           f"HTTP {code} for a model never loaded")
+                self.found(
+                    "last-load.never-loaded-404",
+                    Verdict.AGREES if code == 404 else Verdict.DIFFERS,
+                    f"HTTP {code} for a model never loaded",
+                )
             self.found("last-load.shape", Verdict.NOT_CHECKED, f"HTTP {code}: no load to read yet")
             self.found("last-load.status-values", Verdict.NOT_CHECKED, f"HTTP {code}: no load to read yet")
             return
-        self.found("last-load.never-loaded-404", Verdict.NOT_CHECKED,
-                   "the model has been loaded" if last.ok else last.brief())
+        self.found(
+            "last-load.never-loaded-404", Verdict.NOT_CHECKED, "the model has been loaded" if last.ok else last.brief()
+        )
         if not last.ok:
             self.found("last-load.shape", Verdict.NOT_CHECKED, last.brief())
             self.found("last-load.status-values", Verdict.NOT_CHECKED, last.brief())
             return
         body = last.body if isinstance(last.body, dict) else {}
         missing = [k for k in ("dataLoadId", "loadStatus", "loadType", "startDate", "endDate") if k not in body]
-        self.found("last-load.shape", Verdict.DIFFERS if missing or not body else Verdict.AGREES,
-                   f"keys {sorted(body)[:12]}" if missing or not body else "all fields present")
+        self.found(
+            "last-load.shape",
+            Verdict.DIFFERS if missing or not body else Verdict.AGREES,
+            f"keys {sorted(body)[:12]}" if missing or not body else "all fields present",
+        )
         status = body.get("loadStatus", body.get("status"))
         known = LoadStatus.parse(status) is not LoadStatus.UNKNOWN
         self.found("last-load.status-values", Verdict.AGREES if known else Verdict.DIFFERS, f"loadStatus {status!r}")
@@ -246,29 +299,45 @@ class Probe:
                 self.found(aid, Verdict.NOT_CHECKED, status.brief())
         else:
             missing = [k for k in ("id", "name", "status", "currentExecutionId") if k not in job]
-            self.found("job.status-fields", Verdict.DIFFERS if missing else Verdict.AGREES,
-                       f"missing {', '.join(missing)}" if missing else f"status {job.get('status')!r}")
+            self.found(
+                "job.status-fields",
+                Verdict.DIFFERS if missing else Verdict.AGREES,
+                f"missing {', '.join(missing)}" if missing else f"status {job.get('status')!r}",
+            )
             has_latest = "latestExecutionItemId" in job
-            self.found("job.no-latestExecutionItemId", Verdict.DIFFERS if has_latest else Verdict.AGREES,
-                       f"latestExecutionItemId {job['latestExecutionItemId']!r}" if has_latest else "absent")
+            self.found(
+                "job.no-latestExecutionItemId",
+                Verdict.DIFFERS if has_latest else Verdict.AGREES,
+                f"latestExecutionItemId {job['latestExecutionItemId']!r}" if has_latest else "absent",
+            )
             self.date("job timeStamp", job.get("timeStamp"))
         statuses = self.call("logs-status", endpoints.job_statuses(self.pool_id))
         entry = self._logs_status_entry(statuses, job_id)
-        executions = self.call("executions", endpoints.data_job_executions(self.pool_id, job_id),
-                               params={"limit": 10, "page": 0})
+        executions = self.call(
+            "executions", endpoints.data_job_executions(self.pool_id, job_id), params={"limit": 10, "page": 0}
+        )
         items = self._executions(executions)
         newest = items[0] if items else None
         if job is not None:
             self._time_stamp(job.get("timeStamp"), newest)
         if entry is None or newest is None:
-            self.found("logs-status.start-is-newest-execution", Verdict.NOT_CHECKED,
-                       "no execution yet" if entry is not None else "the job is not in logs/status")
+            self.found(
+                "logs-status.start-is-newest-execution",
+                Verdict.NOT_CHECKED,
+                "no execution yet" if entry is not None else "the job is not in logs/status",
+            )
         else:
             last_start, start = entry.get("lastExecutionStartDate"), newest.get("startDate")
-            same = isinstance(last_start, int | float) and isinstance(start, int | float) \
+            same = (
+                isinstance(last_start, int | float)
+                and isinstance(start, int | float)
                 and abs(last_start - start) <= SAME_MOMENT_MS
-            self.found("logs-status.start-is-newest-execution", Verdict.AGREES if same else Verdict.DIFFERS,
-                       f"lastExecutionStartDate {last_start!r}, newest item startDate {start!r}")
+            )
+            self.found(
+                "logs-status.start-is-newest-execution",
+                Verdict.AGREES if same else Verdict.DIFFERS,
+                f"lastExecutionStartDate {last_start!r}, newest item startDate {start!r}",
+            )
         self._log_chain(items)
 
     def _logs_status_entry(self, answer: Answer, job_id: str) -> dict[str, Any] | None:
@@ -284,8 +353,11 @@ class Probe:
         for row in rows:
             if isinstance(row, dict):
                 self.date("logs/status lastExecutionStartDate", row.get("lastExecutionStartDate"))
-        self.found("logs-status.shape", Verdict.DIFFERS if bad else Verdict.AGREES,
-                   f"{len(rows)} job(s)" + (f"; {len(bad)} without id/status/lastExecutionStartDate" if bad else ""))
+        self.found(
+            "logs-status.shape",
+            Verdict.DIFFERS if bad else Verdict.AGREES,
+            f"{len(rows)} job(s)" + (f"; {len(bad)} without id/status/lastExecutionStartDate" if bad else ""),
+        )
         return entry
 
     def _executions(self, answer: Answer) -> list[dict[str, Any]]:
@@ -295,24 +367,40 @@ class Probe:
             return []
         body = answer.body
         if not isinstance(body, dict) or "executionItems" not in body:
-            self.found("executions.shape", Verdict.DIFFERS, f"not {{executionItems, numOfPages}}: "
-                       f"{sorted(body) if isinstance(body, dict) else type(body).__name__}")
+            self.found(
+                "executions.shape",
+                Verdict.DIFFERS,
+                f"not {{executionItems, numOfPages}}: "
+                f"{sorted(body) if isinstance(body, dict) else type(body).__name__}",
+            )
             items = body if isinstance(body, list) else []
         else:
             items = body.get("executionItems") or []
-            missing = sorted({k for i in items for k in ("id", "executionId", "status", "startDate", "endDate")
-                              if not isinstance(i, dict) or k not in i})
+            missing = sorted(
+                {
+                    k
+                    for i in items
+                    for k in ("id", "executionId", "status", "startDate", "endDate")
+                    if not isinstance(i, dict) or k not in i
+                }
+            )
             if "numOfPages" not in body:
                 missing.append("numOfPages")
-            self.found("executions.shape", Verdict.DIFFERS if missing else Verdict.AGREES,
-                       f"{len(items)} item(s)" + (f"; missing {', '.join(missing)}" if missing else ""))
+            self.found(
+                "executions.shape",
+                Verdict.DIFFERS if missing else Verdict.AGREES,
+                f"{len(items)} item(s)" + (f"; missing {', '.join(missing)}" if missing else ""),
+            )
         items = [i for i in items if isinstance(i, dict)]
         if not items:
             self.found("executions.no-message", Verdict.NOT_CHECKED, "no execution yet")
         else:
             with_message = [i for i in items if "message" in i]
-            self.found("executions.no-message", Verdict.DIFFERS if with_message else Verdict.AGREES,
-                       f"message {with_message[0]['message']!r}" if with_message else f"{len(items)} item(s), none")
+            self.found(
+                "executions.no-message",
+                Verdict.DIFFERS if with_message else Verdict.AGREES,
+                f"message {with_message[0]['message']!r}" if with_message else f"{len(items)} item(s), none",
+            )
         starts = [i.get("startDate") for i in items]
         for item in items:
             self.date("execution startDate", item.get("startDate"))
@@ -321,23 +409,33 @@ class Probe:
             self.found("executions.newest-first", Verdict.NOT_CHECKED, f"{len(starts)} dated execution(s)")
         else:
             ordered = all(a >= b for a, b in zip(starts, starts[1:], strict=False))
-            self.found("executions.newest-first", Verdict.AGREES if ordered else Verdict.DIFFERS,
-                       f"startDates {starts[:3]}…")
+            self.found(
+                "executions.newest-first", Verdict.AGREES if ordered else Verdict.DIFFERS, f"startDates {starts[:3]}…"
+            )
         return items
 
     def _time_stamp(self, stamp: Any, newest: dict[str, Any] | None) -> None:
         if newest is None or stamp is None:
-            self.found("job.timeStamp-not-execution-time", Verdict.NOT_CHECKED,
-                       "no execution yet" if stamp is not None else "no timeStamp")
+            self.found(
+                "job.timeStamp-not-execution-time",
+                Verdict.NOT_CHECKED,
+                "no execution yet" if stamp is not None else "no timeStamp",
+            )
             return
         moments = [v for v in (newest.get("startDate"), newest.get("endDate")) if isinstance(v, int | float)]
         if not isinstance(stamp, int | float) or not moments:
-            self.found("job.timeStamp-not-execution-time", Verdict.NOT_CHECKED,
-                       f"timeStamp {stamp!r}, execution dates {moments}")
+            self.found(
+                "job.timeStamp-not-execution-time",
+                Verdict.NOT_CHECKED,
+                f"timeStamp {stamp!r}, execution dates {moments}",
+            )
             return
         same = any(abs(stamp - m) <= SAME_MOMENT_MS for m in moments)
-        self.found("job.timeStamp-not-execution-time", Verdict.DIFFERS if same else Verdict.AGREES,
-                   f"timeStamp {_when(stamp)}, newest execution started {_when(moments[0])}")
+        self.found(
+            "job.timeStamp-not-execution-time",
+            Verdict.DIFFERS if same else Verdict.AGREES,
+            f"timeStamp {_when(stamp)}, newest execution started {_when(moments[0])}",
+        )
 
     def _log_chain(self, items: list[dict[str, Any]]) -> None:
         failed = next((i for i in executions_from_api(items) if i.status.is_failure), None)
@@ -345,33 +443,49 @@ class Probe:
             self.found("execution-log.chain", Verdict.NOT_CHECKED, "no failed execution among the newest 10")
             return
         job_id = self.data_job_id or ""
-        tasks = self.call("execution-items", endpoints.execution_items(self.pool_id),
-                          params={"executionId": failed.id, "type": "TASK", "id": job_id})
+        tasks = self.call(
+            "execution-items",
+            endpoints.execution_items(self.pool_id),
+            params={"executionId": failed.id, "type": "TASK", "id": job_id},
+        )
         if not tasks.ok:
             self.found("execution-log.chain", Verdict.DIFFERS, f"logs/executions?type=TASK {tasks.brief()}")
             return
         failed_tasks = [t for t in executions_from_api(tasks.body) if t.status.is_failure]
         if not failed_tasks:
-            self.found("execution-log.chain", Verdict.DIFFERS,
-                       f"execution {failed.id} {failed.raw_status}: no failed TASK item")
+            self.found(
+                "execution-log.chain",
+                Verdict.DIFFERS,
+                f"execution {failed.id} {failed.raw_status}: no failed TASK item",
+            )
             return
-        detail = self.call("execution-log", endpoints.execution_log_messages(self.pool_id),
-                           params=log_detail_params(failed.id, failed_tasks[0], ("ERROR",)))
+        detail = self.call(
+            "execution-log",
+            endpoints.execution_log_messages(self.pool_id),
+            params=log_detail_params(failed.id, failed_tasks[0], ("ERROR",)),
+        )
         messages = (detail.body or {}).get("logMessages") if detail.ok and isinstance(detail.body, dict) else None
         texts = [str(m.get("logMessage") or "").strip() for m in messages or [] if isinstance(m, dict)]
         texts = [t for t in texts if t]
         if texts:
             self.found("execution-log.chain", Verdict.AGREES, f"task {failed_tasks[0].name!r}: {texts[0][:80]!r}")
         else:
-            self.found("execution-log.chain", Verdict.DIFFERS,
-                       f"detail {detail.brief()}, no logMessage for failed task {failed_tasks[0].name!r}")
+            self.found(
+                "execution-log.chain",
+                Verdict.DIFFERS,
+                f"detail {detail.brief()}, no logMessage for failed task {failed_tasks[0].name!r}",
+            )
 
     def ingestion(self) -> None:
         """``ingestion.head-missing-key-404``: HEAD a key that does not exist, with the ingestion credentials."""
         settings = self.hook.settings
         if not (settings.ingestion_access_key_id and settings.ingestion_secret_access_key):
-            self.found("ingestion.head-missing-key-404", Verdict.NOT_CHECKED, "the connection has no ingestion "
-                       "credentials (extras ingestion_access_key_id, ingestion_secret_access_key)")
+            self.found(
+                "ingestion.head-missing-key-404",
+                Verdict.NOT_CHECKED,
+                "the connection has no ingestion "
+                "credentials (extras ingestion_access_key_id, ingestion_secret_access_key)",
+            )
             return
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -392,15 +506,24 @@ class Probe:
         if status == 404:
             self.found("ingestion.head-missing-key-404", Verdict.AGREES, "HTTP 404: the credentials are accepted")
         elif status in (401, 403) and not self.ingestion_connection_id:
-            self.found("ingestion.head-missing-key-404", Verdict.NOT_CHECKED,
-                       f"HTTP {status} on a placeholder connection id: pass --ingestion-connection ID (the data "
-                       "connection of the ingestion key) to tell refused credentials from another connection's key")
+            self.found(
+                "ingestion.head-missing-key-404",
+                Verdict.NOT_CHECKED,
+                f"HTTP {status} on a placeholder connection id: pass --ingestion-connection ID (the data "
+                "connection of the ingestion key) to tell refused credentials from another connection's key",
+            )
         elif status in (401, 403):
-            self.found("ingestion.head-missing-key-404", Verdict.DIFFERS,
-                       f"HTTP {status}: the ingestion credentials are refused, or HEAD is not allowed")
+            self.found(
+                "ingestion.head-missing-key-404",
+                Verdict.DIFFERS,
+                f"HTTP {status}: the ingestion credentials are refused, or HEAD is not allowed",
+            )
         else:
-            self.found("ingestion.head-missing-key-404", Verdict.DIFFERS if status else Verdict.NOT_CHECKED,
-                       f"HTTP {status} ({code})" if status else f"no answer ({code})")
+            self.found(
+                "ingestion.head-missing-key-404",
+                Verdict.DIFFERS if status else Verdict.NOT_CHECKED,
+                f"HTTP {status} ({code})" if status else f"no answer ({code})",
+            )
 
     def check_dates(self) -> None:
         """``dates.epoch-milliseconds`` over every date the other probes saw."""
@@ -408,8 +531,11 @@ class Probe:
             self.found("dates.epoch-milliseconds", Verdict.NOT_CHECKED, "no dates answered")
             return
         odd = [(s, v) for s, v in self.dates if not isinstance(v, int) or isinstance(v, bool) or v < MIN_EPOCH_MS]
-        self.found("dates.epoch-milliseconds", Verdict.DIFFERS if odd else Verdict.AGREES,
-                   f"{odd[0][0]} = {odd[0][1]!r}" if odd else f"{len(self.dates)} date(s), all epoch ms")
+        self.found(
+            "dates.epoch-milliseconds",
+            Verdict.DIFFERS if odd else Verdict.AGREES,
+            f"{odd[0][0]} = {odd[0][1]!r}" if odd else f"{len(self.dates)} date(s), all epoch ms",
+        )
 
     # --- waiting --------------------------------------------------------------------------------
 
@@ -440,17 +566,20 @@ def sample_table() -> Any:
 
     import pyarrow as pa
 
-    return pa.table({
-        "id": pa.array([1, 2, 3], pa.int64()),
-        "amount": pa.array([1.5, -2.25, None], pa.float64()),
-        "price": pa.array([decimal.Decimal("10.10"), decimal.Decimal("0.01"), None], pa.decimal128(10, 2)),
-        "flag": pa.array([True, False, None], pa.bool_()),
-        "day": pa.array([dt.date(2024, 1, 31), dt.date(1999, 12, 31), None], pa.date32()),
-        "at_time": pa.array([dt.time(12, 30, 1), dt.time(0, 0), None], pa.time64("us")),
-        "created_at": pa.array([dt.datetime(2024, 1, 31, 12, 30, 1, 123000), dt.datetime(2000, 1, 1), None],
-                               pa.timestamp("us")),
-        "label": pa.array(["conformance", "ä ü ß", None], pa.string()),
-    })
+    return pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "amount": pa.array([1.5, -2.25, None], pa.float64()),
+            "price": pa.array([decimal.Decimal("10.10"), decimal.Decimal("0.01"), None], pa.decimal128(10, 2)),
+            "flag": pa.array([True, False, None], pa.bool_()),
+            "day": pa.array([dt.date(2024, 1, 31), dt.date(1999, 12, 31), None], pa.date32()),
+            "at_time": pa.array([dt.time(12, 30, 1), dt.time(0, 0), None], pa.time64("us")),
+            "created_at": pa.array(
+                [dt.datetime(2024, 1, 31, 12, 30, 1, 123000), dt.datetime(2000, 1, 1), None], pa.timestamp("us")
+            ),
+            "label": pa.array(["conformance", "ä ü ß", None], pa.string()),
+        }
+    )
 
 
 def chunk_bytes(table: Any, timestamps: str) -> bytes:
@@ -481,12 +610,15 @@ class PushRun:
     submitted: bool = False
 
 
-def run_write_probes(probe: Probe, scratch_table: str, pool_tables: list[dict[str, Any]], overwrite: bool,
-                     double_start: bool) -> None:
+def run_write_probes(
+    probe: Probe, scratch_table: str, pool_tables: list[dict[str, Any]], overwrite: bool, double_start: bool
+) -> None:
     """Push into the scratch table (at most 3 submits) and, with a data model, start a partial reload."""
     if not overwrite and any(str(t.get("name", "")).lower() == scratch_table.lower() for t in pool_tables):
-        raise UsageError(f"--scratch-table {scratch_table!r} already exists in pool {probe.pool_id}: pick a new "
-                         "table name, or pass --overwrite to replace its data.")
+        raise UsageError(
+            f"--scratch-table {scratch_table!r} already exists in pool {probe.pool_id}: pick a new "
+            "table name, or pass --overwrite to replace its data."
+        )
     push_probes(probe, scratch_table)
     if probe.data_model_id:
         reload_probes(probe, double_start)
@@ -500,8 +632,13 @@ def _create_job(probe: Probe, name: str, table: Any, timestamps: str) -> PushRun
     hook, pool = probe.hook, probe.pool_id
     known = {job.id for job in hook.list_push_jobs(pool) if job.target_name == name}
     requested_at = int(time.time() * 1000)
-    body = {"type": "REPLACE", "fileType": "PARQUET", "targetName": name, "dataPoolId": pool,
-            "tableSchema": table_schema(table, name)}
+    body = {
+        "type": "REPLACE",
+        "fileType": "PARQUET",
+        "targetName": name,
+        "dataPoolId": pool,
+        "tableSchema": table_schema(table, name),
+    }
     created = probe.call("push-create", endpoints.push_job_create(pool), json=body)
     if not created.ok:
         if "push.create-answers-json" not in probe.findings:
@@ -509,11 +646,15 @@ def _create_job(probe: Probe, name: str, table: Any, timestamps: str) -> PushRun
         return PushRun(None)
     if isinstance(created.body, dict) and created.body.get("id"):
         job_id = str(created.body["id"])
-        probe.findings.setdefault("push.create-answers-json",
-                                  Finding("push.create-answers-json", Verdict.AGREES, f"HTTP {created.status}, JSON"))
+        probe.findings.setdefault(
+            "push.create-answers-json",
+            Finding("push.create-answers-json", Verdict.AGREES, f"HTTP {created.status}, JSON"),
+        )
     else:
-        probe.findings.setdefault("push.create-answers-json", Finding(
-            "push.create-answers-json", Verdict.DIFFERS, f"HTTP {created.status} with no job in the body"))
+        probe.findings.setdefault(
+            "push.create-answers-json",
+            Finding("push.create-answers-json", Verdict.DIFFERS, f"HTTP {created.status} with no job in the body"),
+        )
         try:
             job_id = find_created_push_job(hook.list_push_jobs(pool), name, known, requested_at).id
         except Exception as exc:  # noqa: BLE001 - recorded, the probe goes on
@@ -545,8 +686,12 @@ def push_probes(probe: Probe, name: str) -> None:
     first = _create_job(probe, name, table, "int96")
     second = _create_job(probe, name, table, "int64_us")
     if first.job_id is None or second.job_id is None:
-        for aid in ("push.every-column-type-done", "push.int96-timestamps-accepted", "push.int64-timestamps-rejected",
-                    "push.rapid-submit-409"):
+        for aid in (
+            "push.every-column-type-done",
+            "push.int96-timestamps-accepted",
+            "push.int64-timestamps-rejected",
+            "push.rapid-submit-409",
+        ):
             if aid not in probe.findings:
                 probe.found(aid, Verdict.NOT_CHECKED, "the test jobs could not be prepared")
         _rate_limit_not_seen(probe)
@@ -554,32 +699,50 @@ def push_probes(probe: Probe, name: str) -> None:
     first_submit = _submit(probe, first, "1")
     if first_submit.status == 429:
         _rate_limited(probe, first_submit)
-        for aid in ("push.every-column-type-done", "push.int96-timestamps-accepted", "push.int64-timestamps-rejected",
-                    "push.rapid-submit-409"):
+        for aid in (
+            "push.every-column-type-done",
+            "push.int96-timestamps-accepted",
+            "push.int64-timestamps-rejected",
+            "push.rapid-submit-409",
+        ):
             probe.found(aid, Verdict.NOT_CHECKED, "the first submit got 429; no further submit was made")
         return
     second_submit = _submit(probe, second, "2")
     if second_submit.status == 409:
         still_new = _job_status(probe.call("push-job", endpoints.push_job(probe.pool_id, second.job_id)))[0]
-        probe.found("push.rapid-submit-409", Verdict.AGREES if still_new is PushJobStatus.NEW else Verdict.DIFFERS,
-                    f"HTTP 409; the job is {still_new.value}")
+        probe.found(
+            "push.rapid-submit-409",
+            Verdict.AGREES if still_new is PushJobStatus.NEW else Verdict.DIFFERS,
+            f"HTTP 409; the job is {still_new.value}",
+        )
     elif second_submit.status == 429:
         probe.found("push.rapid-submit-409", Verdict.NOT_CHECKED, "HTTP 429 (rate limit) instead")
         _rate_limited(probe, second_submit)
     else:
-        probe.found("push.rapid-submit-409", Verdict.DIFFERS if second_submit.ok else Verdict.NOT_CHECKED,
-                    f"{second_submit.brief()} for a submit right after another")
+        probe.found(
+            "push.rapid-submit-409",
+            Verdict.DIFFERS if second_submit.ok else Verdict.NOT_CHECKED,
+            f"{second_submit.brief()} for a submit right after another",
+        )
     if second_submit.status != 429:
         _rate_limit_not_seen(probe)
-    first_status, first_log = _job_status(probe.wait_push_job(first.job_id)) if first.submitted else \
-        (PushJobStatus.UNKNOWN, first_submit.brief())
+    first_status, first_log = (
+        _job_status(probe.wait_push_job(first.job_id))
+        if first.submitted
+        else (PushJobStatus.UNKNOWN, first_submit.brief())
+    )
     done = first_status is PushJobStatus.DONE
-    probe.found("push.every-column-type-done", Verdict.AGREES if done else Verdict.DIFFERS,
-                f"{first_status.value}" + (f": {first_log}" if not done and first_log else ""))
+    probe.found(
+        "push.every-column-type-done",
+        Verdict.AGREES if done else Verdict.DIFFERS,
+        f"{first_status.value}" + (f": {first_log}" if not done and first_log else ""),
+    )
     timestamp_error = "timestamp" in first_log.lower() or "int96" in first_log.lower()
-    probe.found("push.int96-timestamps-accepted",
-                Verdict.AGREES if done else Verdict.DIFFERS if timestamp_error else Verdict.NOT_CHECKED,
-                f"{first_status.value}" + (f": {first_log}" if not done and first_log else ""))
+    probe.found(
+        "push.int96-timestamps-accepted",
+        Verdict.AGREES if done else Verdict.DIFFERS if timestamp_error else Verdict.NOT_CHECKED,
+        f"{first_status.value}" + (f": {first_log}" if not done and first_log else ""),
+    )
     if second_submit.status == 409 and first.submitted:
         time.sleep(probe.submit_spacing)  # the third and last submit, spaced as Celonis support advised
         third = _submit(probe, second, "3")
@@ -591,17 +754,21 @@ def push_probes(probe: Probe, name: str) -> None:
         return
     second_status, second_log = _job_status(probe.wait_push_job(second.job_id))
     rejected = second_status is PushJobStatus.ERROR
-    probe.found("push.int64-timestamps-rejected",
-                Verdict.AGREES if rejected else Verdict.DIFFERS if second_status is PushJobStatus.DONE
-                else Verdict.NOT_CHECKED,
-                f"{second_status.value}" + (f": {second_log}" if second_log and rejected else ""))
+    probe.found(
+        "push.int64-timestamps-rejected",
+        Verdict.AGREES if rejected else Verdict.DIFFERS if second_status is PushJobStatus.DONE else Verdict.NOT_CHECKED,
+        f"{second_status.value}" + (f": {second_log}" if second_log and rejected else ""),
+    )
 
 
 def _rate_limited(probe: Probe, answer: Answer) -> None:
     """Judge a 429's headers: does it name a wait, and does the hourly window end on the full hour."""
     retry_after, reset = answer.headers.get("retry-after"), answer.headers.get("x-ratelimit-reset")
-    probe.found("push.429-names-reset", Verdict.AGREES if retry_after or reset else Verdict.DIFFERS,
-                f"Retry-After {retry_after!r}, x-ratelimit-reset {reset!r}")
+    probe.found(
+        "push.429-names-reset",
+        Verdict.AGREES if retry_after or reset else Verdict.DIFFERS,
+        f"Retry-After {retry_after!r}, x-ratelimit-reset {reset!r}",
+    )
     try:
         wait = float(reset if reset is not None else retry_after)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -612,8 +779,11 @@ def _rate_limited(probe: Probe, answer: Answer) -> None:
         return
     ends = time.time() + wait
     off = min(ends % 3600, 3600 - ends % 3600)
-    probe.found("push.hourly-window-on-the-hour", Verdict.AGREES if off <= ON_THE_HOUR_TOLERANCE_S else Verdict.DIFFERS,
-                f"wait {wait:g} s, ends {_when(ends * 1000)}")
+    probe.found(
+        "push.hourly-window-on-the-hour",
+        Verdict.AGREES if off <= ON_THE_HOUR_TOLERANCE_S else Verdict.DIFFERS,
+        f"wait {wait:g} s, ends {_when(ends * 1000)}",
+    )
 
 
 def _rate_limit_not_seen(probe: Probe) -> None:
@@ -634,17 +804,22 @@ def reload_probes(probe: Probe, double_start: bool) -> None:
     table_id = str(rows[0]["id"])
     before = probe.hook.get_last_load(pool, dm)
     started = probe.call("partial-sync", endpoints.data_model_partial_load(pool, dm), json=[table_id])
-    probe.found("load.partial-start-2xx", Verdict.AGREES if started.ok else Verdict.DIFFERS,
-                f"{started.brief()} for table {rows[0].get('name')!r}")
+    probe.found(
+        "load.partial-start-2xx",
+        Verdict.AGREES if started.ok else Verdict.DIFFERS,
+        f"{started.brief()} for table {rows[0].get('name')!r}",
+    )
     if not started.ok:
         probe.found("load.partial-reload-completes", Verdict.NOT_CHECKED, "the start was refused")
         probe.found("load.second-start-runs-again", Verdict.NOT_CHECKED, "the start was refused")
         return
     if double_start:
         again = probe.call("partial-sync-again", endpoints.data_model_partial_load(pool, dm), json=[table_id])
-        probe.found("load.second-start-runs-again",
-                    Verdict.AGREES if again.ok else Verdict.DIFFERS if again.status == 409 else Verdict.NOT_CHECKED,
-                    f"{again.brief()} for a second start while the first runs")
+        probe.found(
+            "load.second-start-runs-again",
+            Verdict.AGREES if again.ok else Verdict.DIFFERS if again.status == 409 else Verdict.NOT_CHECKED,
+            f"{again.brief()} for a second start while the first runs",
+        )
     else:
         probe.found("load.second-start-runs-again", Verdict.NOT_CHECKED, "needs --probe-double-start")
     deadline = time.monotonic() + probe.wait_timeout
@@ -656,10 +831,15 @@ def reload_probes(probe: Probe, double_start: bool) -> None:
         time.sleep(probe.poll_interval)
     last = probe.call("last-load-after", endpoints.data_model_last_load(pool, dm))
     if not fresh or load is None:
-        probe.found("load.partial-reload-completes", Verdict.DIFFERS,
-                    f"no new load in last-load within {probe.wait_timeout:g} s ({last.brief()})")
+        probe.found(
+            "load.partial-reload-completes",
+            Verdict.DIFFERS,
+            f"no new load in last-load within {probe.wait_timeout:g} s ({last.brief()})",
+        )
         return
     good = load.status.is_terminal and load.status is LoadStatus.SUCCESS and load.load_type.value == "PARTIAL"
-    probe.found("load.partial-reload-completes", Verdict.AGREES if good else Verdict.DIFFERS,
-                f"{load.status.value}, loadType {load.load_type.value}" + (f": {load.message}" if load.message else ""))
-
+    probe.found(
+        "load.partial-reload-completes",
+        Verdict.AGREES if good else Verdict.DIFFERS,
+        f"{load.status.value}, loadType {load.load_type.value}" + (f": {load.message}" if load.message else ""),
+    )

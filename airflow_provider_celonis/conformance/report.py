@@ -13,10 +13,20 @@ from airflow_provider_celonis.conformance.assumptions import ASSUMPTIONS
 
 REDACTED = "[REDACTED]"
 # Answer headers worth keeping in a bug report; every other header is left out.
-KEPT_HEADERS = ("content-type", "content-length", "retry-after", "location", "x-celonis-support-id",
-                "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-amz-request-id")
-_SECRET_KEY = re.compile(r"secret|password|authorization|credential|accesskey|apikey|appkey|token$|^token|signature",
-                         re.IGNORECASE)
+KEPT_HEADERS = (
+    "content-type",
+    "content-length",
+    "retry-after",
+    "location",
+    "x-celonis-support-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-amz-request-id",
+)
+_SECRET_KEY = re.compile(
+    r"secret|password|authorization|credential|accesskey|apikey|appkey|token$|^token|signature", re.IGNORECASE
+)
 _KEPT_KEYS = {"tokentype", "expiresin"}
 _MAX_BODY_CHARS = 20_000
 
@@ -110,8 +120,11 @@ def lines(findings: dict[str, Finding], redactor: Redactor) -> list[str]:
     out = []
     for assumption in ASSUMPTIONS:
         finding = findings.get(assumption.id) or Finding(assumption.id, Verdict.NOT_CHECKED, "not probed")
-        out.append(redactor.text(f"{finding.verdict.value:<11}  {assumption.id}: {assumption.text} "
-                                 f"-> Celonis: {finding.answer}"))
+        out.append(
+            redactor.text(
+                f"{finding.verdict.value:<11}  {assumption.id}: {assumption.text} -> Celonis: {finding.answer}"
+            )
+        )
     return out
 
 
@@ -121,20 +134,28 @@ def summary(findings: dict[str, Finding]) -> str:
     for assumption in ASSUMPTIONS:
         finding = findings.get(assumption.id)
         counts[finding.verdict if finding else Verdict.NOT_CHECKED] += 1
-    return (f"{counts[Verdict.AGREES]} agree, {counts[Verdict.DIFFERS]} differ, "
-            f"{counts[Verdict.NOT_CHECKED]} not checked")
+    return (
+        f"{counts[Verdict.AGREES]} agree, {counts[Verdict.DIFFERS]} differ, {counts[Verdict.NOT_CHECKED]} not checked"
+    )
 
 
-def report_json(findings: dict[str, Finding], exchanges: list[Exchange], meta: dict[str, Any],
-                redactor: Redactor) -> str:
+def report_json(
+    findings: dict[str, Finding], exchanges: list[Exchange], meta: dict[str, Any], redactor: Redactor
+) -> str:
     """The JSON report: run details, one entry per assumption, and every raw answer, all redacted."""
     document = {
         "meta": meta,
         "summary": summary(findings),
         "assumptions": [
-            {"id": a.id, "text": a.text,
-             **({"verdict": f.verdict.value, "answer": f.answer} if (f := findings.get(a.id))
-                else {"verdict": Verdict.NOT_CHECKED.value, "answer": "not probed"})}
+            {
+                "id": a.id,
+                "text": a.text,
+                **(
+                    {"verdict": f.verdict.value, "answer": f.answer}
+                    if (f := findings.get(a.id))
+                    else {"verdict": Verdict.NOT_CHECKED.value, "answer": "not probed"}
+                ),
+            }
             for a in ASSUMPTIONS
         ],
         "exchanges": [asdict(exchange) for exchange in exchanges],
