@@ -202,7 +202,7 @@ class CelonisHook(BaseHook):
             return None
         from airflow_provider_celonis.auth import TOKEN_REQUEST_TIMEOUT_SECONDS, OAuthTokenProvider
 
-        form, headers = OAuthTokenProvider.for_settings(self.settings)._request_parts()
+        form, headers = OAuthTokenProvider.for_settings(self.settings).request_parts()
         return self.session.post(self.settings.token_url, data=form, headers=headers,
                                  timeout=TOKEN_REQUEST_TIMEOUT_SECONDS)
 
