@@ -11,7 +11,7 @@ from airflow_provider_celonis.exceptions import CelonisApiError, CelonisAuthErro
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
 from airflow_provider_celonis.models import LoadStatus
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL
+from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
 
 
 def hook(**kwargs) -> CelonisHook:
@@ -153,6 +153,7 @@ def test_nothing_listening_fails_fast_with_clear_message(monkeypatch):
 @pytest.mark.parametrize("auth", ["api_key", "app_key", "oauth"])
 async def test_async_hook_reads_and_cancels(emulator, monkeypatch, auth):
     monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(auth))
+    emulator.reseed(test_seed(load_seconds=30))  # still running when cancelled, however slow the machine
     CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
     CelonisHook().trigger_data_model_load(POOL, DATA_MODEL)
     push = CelonisHook().create_push_job(POOL, "t")
