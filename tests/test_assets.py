@@ -159,12 +159,18 @@ def test_producer_events_and_their_extras_are_in_airflows_metadata_db(asset_env,
     loads = emulator_server.state.loads[(POOL, DATA_MODEL)]
     assert load["load_id"] == loads[-1].id and load["celonis_status"] == "SUCCESS"
     assert [model_uri, "example_celonis_assets_consumer"] in [list(q) for q in found["queued"]]
-    if _airflow3():  # Airflow's own CLI lists the assets by their celonis:// URIs (Airflow 2 has no such command)
-        listed = subprocess.run(
-            [AIRFLOW, "assets", "list", "-o", "json"], env=asset_env, capture_output=True, text=True, timeout=300
-        )
-        assert listed.returncode == 0, listed.stderr[-2000:]
-        assert table_uri in listed.stdout and model_uri in listed.stdout
+    if _airflow3():  # Airflow's own CLI shows each asset by its celonis:// URI (Airflow 2 has no such command)
+        # (`airflow assets list` is not used: in 3.3 it fails on the example's AssetWatcher asset, an Airflow bug.)
+        for uri in (table_uri, model_uri):
+            shown = subprocess.run(
+                [AIRFLOW, "assets", "details", "--uri", uri, "-o", "json"],
+                env=asset_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert shown.returncode == 0, shown.stderr[-2000:]
+            assert json.loads(shown.stdout)[0]["uri"] == uri
     ok, output = dags_test(asset_env, "example_celonis_assets_consumer")
     assert ok, output[-4000:]
 
