@@ -26,6 +26,7 @@ export AIRFLOW__CORE__DAGS_FOLDER="$root/example_dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW_CONN_CELONIS_DEFAULT="$(python -m airflow_provider_celonis.emulator --print-connection --url "$url")"
 export CELONIS_EXAMPLE_POLL_INTERVAL=1
+export CELONIS_TEAM_URL="$url"   # the host of the celonis:// assets the asset examples schedule on
 export CELONIS_EXAMPLE_DATA_DIR="$workdir/data"
 export AIRFLOW_CONN_CELONIS_EXAMPLE_DB="{\"conn_type\": \"sqlite\", \"host\": \"$workdir/data/orders.db\"}"
 echo "=== Airflow $(airflow version) with AIRFLOW_HOME=$AIRFLOW_HOME ==="

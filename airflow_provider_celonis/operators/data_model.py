@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis import assets
 from airflow_provider_celonis.discovery import one_of, resolve_data_model_id
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.links import (
@@ -47,6 +48,8 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         another (default True; this is what makes an Airflow retry safe).
     :param cancel_on_kill: cancel the load when the task is killed or times out (default True).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/data_models/<id>`` with the
+        load id and status (default True; see docs/scheduling-on-celonis-data.md).
     """
 
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_model_id", "data_model_name",
@@ -54,8 +57,10 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
     operator_extra_links = (CelonisDataModelLink(), CelonisDataPoolLink())
 
     def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
-                 tables: Sequence[str] | None = None, from_cache: bool = False, **kwargs: Any) -> None:
+                 tables: Sequence[str] | None = None, from_cache: bool = False, emit_asset: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        assets.add_outlet(self, emit_asset)
         self.data_model_id = data_model_id
         self.data_model_name = data_model_name
         self.tables = tables
@@ -137,9 +142,17 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
             watch.previous_started_at = previous.started_at.timestamp() if previous.started_at else None
         return watch
 
+    def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+        result = super()._finish(context, event, summary)
+        assets.emit_asset_event(self, context, self.celonis_target(), "data_model_load", result)
+        return result
+
+    def celonis_target(self) -> assets.CelonisTarget:
+        """The data model this task reloads (its asset and its OpenLineage output)."""
+        return assets.data_model_target(self.hook.base_url, self.pool_id, self.data_model_id)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the data model this task reloaded, as output."""
         from airflow_provider_celonis import lineage
 
-        output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.data_models.{self.data_model_id}")
-        return lineage.operator_lineage([], [output])
+        return lineage.operator_lineage([], [lineage.dataset_of(self.celonis_target())])
