@@ -45,8 +45,11 @@ def test_airflow_normalises_the_scheme_through_the_provider():
         Asset("celonis://MyTeam.EU-1.celonis.cloud/pool-1/orders/").uri
         == "celonis://myteam.eu-1.celonis.cloud/pool-1/orders"
     )
-    with pytest.raises(ValueError, match="<pool id>/<table>"):
-        Asset("celonis://myteam.eu-1.celonis.cloud/only-one-part")
+    import airflow
+
+    if int(airflow.__version__.split(".")[0]) >= 3:  # Airflow 2.11 warns about a bad dataset URI instead
+        with pytest.raises(ValueError, match="<pool id>/<table>"):
+            Asset("celonis://myteam.eu-1.celonis.cloud/only-one-part")
     with pytest.raises(ValueError, match="team host"):
         assets.parse_uri("celonis:///pool/table")
 
