@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OFFLINE_REASON = ("offline: building the package and installing Airflow need PyPI "
-                  "(or UV_OFFLINE=1 with a warm uv cache)")
+OFFLINE_REASON = "offline: building the package and installing Airflow need PyPI (or UV_OFFLINE=1 with a warm uv cache)"
 
 
 def uv_command() -> list[str]:
@@ -48,8 +47,12 @@ requires_pypi = pytest.mark.skipif(not pypi_reachable(), reason=OFFLINE_REASON)
 def build_dists() -> tuple[Path, Path]:
     """``uv build`` the sdist, then the wheel from that sdist; return (wheel, sdist). Built once per session."""
     out_dir = Path(tempfile.mkdtemp(prefix="celonis-dist-"))
-    result = subprocess.run([*uv_command(), "build", "--quiet", "--out-dir", str(out_dir), str(ROOT)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [*uv_command(), "build", "--quiet", "--out-dir", str(out_dir), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (wheel,) = out_dir.glob("*.whl")
     (sdist,) = out_dir.glob("*.tar.gz")

@@ -25,7 +25,7 @@ DOC_PORT = "8089"
 TESTED_BLOCK = re.compile(r"<!-- tested -->\n```bash\n(.*?)```", re.S)
 
 # `pip install ...` as uv's pip into the active venv, with airflow-provider-celonis[...] taken from the wheel.
-PIP_SHIM = r'''
+PIP_SHIM = r"""
 pip() {
   [ "$1" = install ] || { echo "the test's pip only installs, got: pip $*" >&2; return 2; }
   shift
@@ -38,7 +38,7 @@ pip() {
   done
   "${CELONIS_TEST_UV[@]}" pip install --quiet "${args[@]}"
 }
-'''
+"""
 
 
 def page_blocks() -> list[str]:
@@ -70,18 +70,29 @@ def test_getting_started_as_written_reaches_a_green_dag(tmp_path):
     home.mkdir()
     port = str(free_port())
     script = "\n".join(block.replace(DOC_PORT, port) for block in page_blocks())
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV", "CELONIS_", "UV_PYTHON"))}
-    env.update({"HOME": str(home), "UV_CACHE_DIR": cache, "UV_PYTHON_DOWNLOADS": "never",
-                "CELONIS_TEST_WHEEL": str(wheel)})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV", "CELONIS_", "UV_PYTHON"))
+    }
+    env.update(
+        {"HOME": str(home), "UV_CACHE_DIR": cache, "UV_PYTHON_DOWNLOADS": "never", "CELONIS_TEST_WHEEL": str(wheel)}
+    )
     # The venv's tools come first once the page activates it; nothing of the test's own venv is on PATH.
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if ".venvs" not in p)
     uv_array = " ".join(f"'{part}'" for part in uv)
     full = f"set -euo pipefail\nCELONIS_TEST_UV=({uv_array})\n{PIP_SHIM}\n{script}"
     (tmp_path / "getting-started.sh").write_text(full)
     started = time.monotonic()
-    proc = subprocess.Popen(["bash", str(tmp_path / "getting-started.sh")], env=env, cwd=home,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", str(tmp_path / "getting-started.sh")],
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = proc.communicate(timeout=1100)
     finally:
@@ -115,4 +126,3 @@ def test_page_names_only_existing_example_dags():
     sources = "".join(p.read_text() for p in (ROOT / "example_dags").glob("example_*.py"))
     missing = sorted(d for d in dag_ids if f'"{d}"' not in sources)
     assert missing == [], f"getting-started.md names DAGs that do not exist: {missing}"
-

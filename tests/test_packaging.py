@@ -19,8 +19,21 @@ from tests.packaging_helpers import ROOT, build_dists, requires_pypi
 pytestmark = requires_pypi  # the build backend (setuptools >= 77) comes from PyPI or the uv cache
 
 # Test, docs and release tooling: never a requirement of any extra (they are the `dev` dependency group).
-DEV_TOOLING = {"pytest", "pytest-asyncio", "pytest-timeout", "awscli", "ruff", "pandas", "mkdocs",
-               "mkdocs-material", "pymdown-extensions", "mkdocstrings", "mkdocstrings-python", "playwright", "twine"}
+DEV_TOOLING = {
+    "pytest",
+    "pytest-asyncio",
+    "pytest-timeout",
+    "awscli",
+    "ruff",
+    "pandas",
+    "mkdocs",
+    "mkdocs-material",
+    "pymdown-extensions",
+    "mkdocstrings",
+    "mkdocstrings-python",
+    "playwright",
+    "twine",
+}
 RUNTIME_EXTRAS = {"emulator", "sql", "postgres", "sqlite", "openlineage"}
 
 
@@ -58,10 +71,15 @@ def test_metadata_is_spdx_with_urls_and_classifiers(metadata):
     assert metadata["Metadata-Version"] >= "2.4"
     assert not [c for c in metadata.get_all("Classifier") if c.startswith("License ::")]  # SPDX replaces them
     classifiers = set(metadata.get_all("Classifier"))
-    assert {"Development Status :: 4 - Beta", "Framework :: Apache Airflow :: Provider",
-            "Intended Audience :: Developers", "Intended Audience :: System Administrators",
-            "Programming Language :: Python :: 3.11", "Programming Language :: Python :: 3.12",
-            "Programming Language :: Python :: 3.13"} <= classifiers
+    assert {
+        "Development Status :: 4 - Beta",
+        "Framework :: Apache Airflow :: Provider",
+        "Intended Audience :: Developers",
+        "Intended Audience :: System Administrators",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+    } <= classifiers
     urls = dict(u.split(", ", 1) for u in metadata.get_all("Project-URL"))
     assert {"Documentation", "Source", "Issues", "Changelog"} <= set(urls)
     assert all(u.startswith("https://") for u in urls.values())
@@ -108,8 +126,9 @@ def test_sdist_is_test_free_and_builds_the_wheel():
 
 def test_twine_check_is_clean():
     twine = os.path.join(os.path.dirname(sys.executable), "twine")
-    result = subprocess.run([twine, "check", "--strict", *map(str, build_dists())], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [twine, "check", "--strict", *map(str, build_dists())], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
