@@ -74,7 +74,8 @@ class OAuthTokenProvider:
             if value is None or (self._token and self._token.value == value):
                 self._token = None
 
-    def _request_parts(self) -> tuple[dict[str, str], dict[str, str]]:
+    def request_parts(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The token request's form and headers (client credentials grant; secret in the form or Basic auth)."""
         s = self._settings
         form = {"grant_type": "client_credentials", "scope": " ".join(s.scopes)}
         headers = {"Accept": "application/json"}
@@ -112,7 +113,7 @@ class OAuthTokenProvider:
             now = time.monotonic()
             if self._token and self._token.fresh(now):
                 return self._token.value
-            form, headers = self._request_parts()
+            form, headers = self.request_parts()
             http = session or requests
             try:
                 response = http.post(
@@ -139,7 +140,7 @@ class OAuthTokenProvider:
             token = self._token
             if token and token.fresh(time.monotonic()):
                 return token.value
-            form, headers = self._request_parts()
+            form, headers = self.request_parts()
             try:
                 response = await client.post(
                     self._settings.token_url, data=form, headers=headers, timeout=TOKEN_REQUEST_TIMEOUT_SECONDS

@@ -73,6 +73,13 @@ class CelonisApiError(CelonisError):
         return text
 
     @property
+    def may_have_acted(self) -> bool:
+        """Whether Celonis may have acted on the failed call (no answer, or a 5xx other than 503)."""
+        from airflow_provider_celonis.retry import may_have_acted
+
+        return may_have_acted(self.status_code)
+
+    @property
     def is_conflict(self) -> bool:
         """Whether Celonis answered 409 (already running, or not NEW)."""
         return self.status_code == 409

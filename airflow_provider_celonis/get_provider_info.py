@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+_ASSET_URIS = {
+    "schemes": ["celonis"],
+    "handler": "airflow_provider_celonis.assets.sanitize_uri",
+    "factory": "airflow_provider_celonis.assets.create_asset",
+    "to_openlineage_converter": "airflow_provider_celonis.assets.convert_asset_to_openlineage",
+}
+
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the package, its connection type, hooks, operators, sensors, triggers and links."""
+    """Describe the package, its connection type, hooks, operators, sensors, triggers, links and asset scheme."""
     from airflow_provider_celonis import __version__
     from airflow_provider_celonis.connection_form import conn_fields, provider_ui_field_behaviour
 
@@ -46,8 +53,17 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.sensors.celonis"]}
         ],
         "triggers": [
-            {"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.triggers.celonis"]}
+            {
+                "integration-name": "Celonis",
+                "python-modules": [
+                    "airflow_provider_celonis.triggers.celonis",
+                    "airflow_provider_celonis.triggers.events",
+                ],
+            }
         ],
+        # celonis:// assets (Airflow 3) and datasets (Airflow 2): normaliser, factory, OpenLineage converter.
+        "asset-uris": [_ASSET_URIS],
+        "dataset-uris": [_ASSET_URIS],
         "extra-links": [
             "airflow_provider_celonis.links.CelonisDataPoolLink",
             "airflow_provider_celonis.links.CelonisDataModelLink",

@@ -4,21 +4,33 @@ Celonis datasets live in the namespace ``celonis://<team host>``; a data pool ta
 ``<pool id>.<table>``, a data model ``<pool id>.data_models.<data model id>``, a table fed by Standard Data
 Ingestion ``connections.<connection id>.<table>``. Files are ``file`` datasets named by absolute path;
 SQL sources are the tables the query reads, in the namespace of their Airflow connection.
+The names are built in ``assets`` (``CelonisTarget``), which also gives each the ``celonis://`` asset URI.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_celonis.assets import CelonisTarget
 
 
 def celonis_dataset(base_url: str, name: str) -> Any:
-    """A dataset in the team's Celonis namespace."""
+    """A dataset in the team's Celonis namespace (``name`` as ``assets.CelonisTarget.openlineage_name``)."""
     from airflow.providers.common.compat.openlineage.facet import Dataset
 
-    return Dataset(namespace=f"celonis://{urlsplit(base_url).netloc}", name=name)
+    from airflow_provider_celonis.assets import SCHEME, team_host
+
+    return Dataset(namespace=f"{SCHEME}://{team_host(base_url)}", name=name)
+
+
+def dataset_of(target: CelonisTarget) -> Any:
+    """The OpenLineage dataset of a Celonis target (the same namespace and name as its asset URI)."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    return Dataset(namespace=target.openlineage_namespace, name=target.openlineage_name)
 
 
 def file_datasets(patterns: str | Sequence[str]) -> list[Any]:

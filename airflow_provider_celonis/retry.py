@@ -36,6 +36,15 @@ class ServerAskedToWait(CelonisError):
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 
+def may_have_acted(status_code: int | None) -> bool:
+    """Whether Celonis may have acted on a request that failed with ``status_code`` (None: no answer).
+
+    The one place that says it: a 429 or 503 is a refusal before acting, any other 5xx or a missing
+    answer may come after Celonis acted, a 4xx is a clear refusal.
+    """
+    return status_code is None or (status_code >= 500 and status_code not in REFUSED_BEFORE_ACTING)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter, honouring ``Retry-After`` and ``x-ratelimit-reset``, capped."""
@@ -56,7 +65,7 @@ class RetryPolicy:
         """Whether to repeat after an HTTP error ``status`` on attempt number ``attempt`` (1-based)."""
         if attempt >= self.max_attempts or status not in TRANSIENT_STATUSES:
             return False
-        return idempotent or status in REFUSED_BEFORE_ACTING
+        return idempotent or not may_have_acted(status)
 
     def should_retry_error(self, sent: bool, idempotent: bool, attempt: int) -> bool:
         """Whether to repeat after a transport error; ``sent`` is False when the connection never opened."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 
@@ -15,3 +16,14 @@ def require_positive_seconds(name: str, value: Any) -> None:
     """A positive number of seconds."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}.")
+
+
+def renamed_parameter(old_name: str, old_value: Any, new_name: str, new_value: Any) -> Any:
+    """The value of a renamed parameter: the old name still works for a release, with a deprecation warning."""
+    if old_value is None:
+        return new_value
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    warnings.warn(f"{old_name} is deprecated: use {new_name} (same meaning).", AirflowProviderDeprecationWarning,
+                  stacklevel=3)
+    return old_value

@@ -367,15 +367,18 @@ OUTCOME_OF_EVENT = {event: outcome for outcome, event in _EVENT_OF_OUTCOME.items
 class WaitClock:
     """Ends a wait at its deadline, or when a limbo (see ``WaitOutcome.LIMBO``) lasts longer than allowed.
 
+    ``unknown_status_timeout`` is that allowance: how long LOST_CONNECTION, an unknown status, or work
+    Celonis does not (or no longer) show is waited on.
+
     The same clock runs in a worker (sync wait, poke-mode sensor) and in the triggerer, so both end a
     wait at the same moment with the same event. ``limbo_since`` lets a rescheduled sensor, which is a new
     process at every poke, start the limbo count at a moment it can know (see ``sensors``).
     """
 
-    def __init__(self, end_time: float, poll_interval: float, limbo_timeout: float) -> None:
+    def __init__(self, end_time: float, poll_interval: float, unknown_status_timeout: float) -> None:
         self.end_time = end_time
         self.poll_interval = poll_interval
-        self.limbo_timeout = limbo_timeout
+        self.unknown_status_timeout = unknown_status_timeout
         self.limbo_since: float | None = None
 
     def step(self, reading: Reading) -> dict[str, Any] | None:
@@ -384,10 +387,10 @@ class WaitClock:
             return reading.as_event(_EVENT_OF_OUTCOME[reading.outcome])
         if reading.outcome is WaitOutcome.LIMBO:
             self.limbo_since = self.limbo_since or time.time()
-            if time.time() - self.limbo_since > self.limbo_timeout:
+            if time.time() - self.limbo_since > self.unknown_status_timeout:
                 event = reading.as_event("error")
                 event["message"] = (f"{reading.message or 'Celonis reports ' + str(reading.celonis_status) + '.'} "
-                                    f"Gave up after {self.limbo_timeout:.0f} s (limbo_timeout).")
+                                    f"Gave up after {self.unknown_status_timeout:.0f} s (unknown_status_timeout).")
                 event["limbo"] = True
                 return event
         else:
@@ -417,11 +420,6 @@ def validated_event(event: Any) -> dict[str, Any]:
 UNCLEAR_START_SETTLE_SECONDS = 20.0
 
 
-def may_have_acted(exc: CelonisApiError) -> bool:
-    """A call that failed without a clear refusal (no answer, or a server error other than 503)."""
-    return exc.status_code is None or (exc.status_code >= 500 and exc.status_code != 503)
-
-
 def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attempts: int, log: logging.Logger | Any,
                settle_seconds: float = UNCLEAR_START_SETTLE_SECONDS, poll_seconds: float = 1.0) -> bool:
     """Start work that must not run twice; returns whether an unclear start turned out to have started it.
@@ -435,7 +433,7 @@ def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attem
             start()
             return False
         except CelonisApiError as exc:
-            if not may_have_acted(exc) or attempt == attempts:
+            if not exc.may_have_acted or attempt == attempts:
                 raise
             log.warning("The start got no clear answer (%s); checking whether Celonis started it.", exc)
             deadline = time.monotonic() + settle_seconds

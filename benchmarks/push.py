@@ -205,7 +205,7 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
                 names=table.column_names,
             )
             body = io.BytesIO()
-            pq.write_table(table, body)
+            pq.write_table(table, body, use_deprecated_int96_timestamps=True)  # what Data Push reads
             job = hook.create_push_job(pool, "bench")
             hook.add_push_chunk(pool, job.id, body.getvalue())
             hook.execute_push_job(pool, job.id)

@@ -27,6 +27,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >
     echo "WARNING: could not install postgresql (see /tmp/celonis-postgresql-install.log); the PostgreSQL tests will be skipped"
   fi
 fi
+# The distributed deployment test (tests/e2e/test_distributed.py) uses Redis as the Celery broker.
+if ! command -v redis-server >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "=== installing Debian's redis-server for the distributed deployment test ==="
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo -n"
+  if ! { $sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq \
+      --no-install-recommends redis-server; } >/tmp/celonis-redis-install.log 2>&1; then
+    echo "WARNING: could not install redis-server (see /tmp/celonis-redis-install.log); the distributed test will be skipped"
+  fi
+fi
 for version in $versions; do
   echo "=== Airflow $version: setting up ==="
   venv="$(bash scripts/setup-venv.sh "$version" | tail -n 1)"

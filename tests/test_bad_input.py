@@ -31,12 +31,12 @@ CASES = [
     (CelonisRunDataJobOperator, {**JOB, "extractions": "one"}, "extractions must be a list"),
     (CelonisReloadDataModelOperator, {**RELOAD, "from_cache": "yes"}, "from_cache must be True or False"),
     (CelonisRunDataJobOperator, {**JOB, "mode": "HALF"}, "HALF"),
-    (CelonisRunDataJobOperator, {**JOB, "limbo_timeout": 0}, "limbo_timeout"),
+    (CelonisRunDataJobOperator, {**JOB, "unknown_status_timeout": 0}, "unknown_status_timeout"),
     (CelonisDataModelLoadSensor, {**RELOAD, "data_model_id": ""}, "data_model_id is empty"),
     (CelonisDataModelLoadSensor, {**RELOAD, "pool_id": ""}, "pool_id is empty"),
     (CelonisDataModelLoadSensor, {**RELOAD, "finished_after": "yesterday-ish"}, "not a date"),
     (CelonisDataJobSensor, {**JOB, "data_job_id": " "}, "data_job_id is empty"),
-    (CelonisDataJobSensor, {**JOB, "limbo_timeout": -5}, "limbo_timeout"),
+    (CelonisDataJobSensor, {**JOB, "unknown_status_timeout": -5}, "unknown_status_timeout"),
 ]
 
 

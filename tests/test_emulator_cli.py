@@ -101,6 +101,7 @@ def test_write_examples_copies_the_dags_and_prints_every_env_they_need(tmp_path)
     env = _written_env(result.stdout)
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "dags")
     assert json.loads(env["AIRFLOW_CONN_CELONIS_DEFAULT"])["host"] == "http://127.0.0.1:8123"
+    assert env["CELONIS_TEAM_URL"] == "http://127.0.0.1:8123"  # the asset examples' celonis:// host
     data = tmp_path / "dags" / "example-data"
     assert data.is_dir() and env["CELONIS_EXAMPLE_DATA_DIR"] == str(data)
     # Every Airflow connection id an example names is defined by the printed lines.

@@ -17,7 +17,7 @@ from airflow_provider_celonis.models import (
     ExtractionSelection,
     TaskType,
 )
-from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL
+from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
 
 EXTRACTION = seeds.DEMO_EXTRACTION_ID
 TRANSFORMATION = seeds.DEMO_TRANSFORMATION_ID
@@ -141,6 +141,8 @@ def test_none_runs_all_of_a_kind(emulator):
 
 
 def test_a_subset_while_the_job_runs_is_a_conflict(emulator):
+    """With a Celonis that refuses a second start (seed switch start_conflict=409)."""
+    emulator.reseed(test_seed(start_conflict="409"))
     h = hook()
     h.execute_data_job(POOL, DATA_JOB, "DELTA")
     with pytest.raises(CelonisApiError) as err:

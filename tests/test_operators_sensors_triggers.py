@@ -130,8 +130,8 @@ def test_timeout_cancels_the_load(emulator, seed_copy):
 
 def test_lost_connection_is_bounded(emulator):
     emulator.fault(path="/load$", method="POST", outcome="LOST_CONNECTION", count=1)
-    with pytest.raises(CelonisRemoteFailure, match="(?s)LOST_CONNECTION.*Gave up after 0 s .limbo_timeout"):
-        reload_op(limbo_timeout=0.3).execute(context())
+    with pytest.raises(CelonisRemoteFailure, match="(?s)LOST_CONNECTION.*Gave up after 0 s .unknown_status_timeout"):
+        reload_op(unknown_status_timeout=0.3).execute(context())
 
 
 def test_on_kill_cancels(emulator, seed_copy):

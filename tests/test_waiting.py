@@ -121,7 +121,7 @@ def test_watches_round_trip_and_remember_what_they_found():
 def test_clock(outcomes, event, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(time, "time", lambda: now[0])
-    clock = WaitClock(end_time=1004.5, poll_interval=1.0, limbo_timeout=2.5)
+    clock = WaitClock(end_time=1004.5, poll_interval=1.0, unknown_status_timeout=2.5)
     result = None
     for outcome in outcomes:
         result = clock.step(Reading(outcome, "X"))
@@ -205,11 +205,11 @@ def test_data_job_sensor_keeps_celonis_reason_after_deferral(emulator):
 @pytest.mark.parametrize("deferrable", [False, True])
 def test_restart_mid_wait_fails_at_the_limbo_bound_without_a_cancel(emulator, seed_copy, deferrable):
     """Found as a new user: Celonis (here the emulator) loses the execution mid-wait. The wait ends at
-    limbo_timeout, not at timeout, says what vanished, and cancels nothing that does not exist."""
+    unknown_status_timeout, not at timeout, says what vanished, and cancels nothing that does not exist."""
     seed_copy["pools"][0]["data_jobs"][0]["run_seconds"] = 30
     emulator.reseed(seed_copy)
     threading.Timer(0.5, lambda: emulator.reseed(seed_copy)).start()
-    op = job_op(limbo_timeout=1.0, timeout=60, deferrable=deferrable)
+    op = job_op(unknown_status_timeout=1.0, timeout=60, deferrable=deferrable)
     began = time.monotonic()
     with pytest.raises(CelonisRemoteFailure, match="no longer shows execution") as failure:
         if deferrable:
@@ -220,22 +220,23 @@ def test_restart_mid_wait_fails_at_the_limbo_bound_without_a_cancel(emulator, se
         else:
             op.execute(context())
     assert time.monotonic() - began < 10
-    assert "limbo_timeout" in str(failure.value)
+    assert "unknown_status_timeout" in str(failure.value)
     assert emulator.requests("/cancel", "POST") == []
 
 
 def test_load_limbo_is_bounded_in_poke_and_reschedule_mode(emulator):
     emulator.fault(path="/load$", method="POST", outcome="LOST_CONNECTION", count=1)
     CelonisHook().trigger_data_model_load(POOL, DATA_MODEL)
-    poke = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, limbo_timeout=0.5,
+    poke = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, unknown_status_timeout=0.5,
                                       poke_interval=0.1, timeout=30)
     began = time.monotonic()
-    with pytest.raises(CelonisSensorFailure, match="LOST_CONNECTION.*limbo_timeout"):
+    with pytest.raises(CelonisSensorFailure, match="LOST_CONNECTION.*unknown_status_timeout"):
         poke.execute(context())
     assert time.monotonic() - began < 5
-    reschedule = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, limbo_timeout=0.5,
+    reschedule = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL,
+                                            unknown_status_timeout=0.5,
                                             poke_interval=0.1, mode="reschedule")
-    time.sleep(0.6)  # the load Celonis reports started more than limbo_timeout ago
+    time.sleep(0.6)  # the load Celonis reports started more than unknown_status_timeout ago
     with pytest.raises(CelonisSensorFailure, match="LOST_CONNECTION"):
         reschedule.poke(context())
 
@@ -287,7 +288,7 @@ def test_triggers_deferred_by_the_previous_release_still_resume(emulator):
     old = CelonisDataModelLoadTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_model_id=DATA_MODEL,
                                       previous_load_id=before.load_id if before else None,
                                       previous_started_at=None, finished_after=None, end_time=time.time() + 30,
-                                      poll_interval=0.05, limbo_timeout=900.0, cancel_on_kill=True)
+                                      poll_interval=0.05, unknown_status_timeout=900.0, cancel_on_kill=True)
     assert run_trigger(old)["status"] == "success"
     hook.execute_data_job(POOL, DATA_JOB, "DELTA")
     old_job = CelonisDataJobTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB,
@@ -295,3 +296,26 @@ def test_triggers_deferred_by_the_previous_release_still_resume(emulator):
                                     end_time=time.time() + 30, poll_interval=0.05)
     assert run_trigger(old_job)["status"] == "success"
     assert asyncio.iscoroutinefunction(old_job.on_kill)
+
+
+def test_the_old_name_of_unknown_status_timeout_still_works():
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="limbo_timeout is deprecated: use unknown_status_"):
+        op = job_op(limbo_timeout=12.0)
+    assert op.unknown_status_timeout == 12.0
+    with pytest.warns(AirflowProviderDeprecationWarning):
+        sensor = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=DATA_JOB, limbo_timeout=7.0)
+    assert sensor.unknown_status_timeout == 7.0
+    old = CelonisDataJobTrigger(celonis_conn_id="c", pool_id="p", data_job_id="j", end_time=1.0, limbo_timeout=5.0)
+    assert old.serialize()[1]["unknown_status_timeout"] == 5.0
+
+
+@pytest.mark.parametrize("knob", ["reattach", "fail_on_warning", "start_check_seconds"])
+def test_the_push_operator_takes_no_knob_that_does_nothing_for_it(knob):
+    from airflow.exceptions import AirflowException
+
+    from airflow_provider_celonis.operators.push import CelonisPushDataOperator
+
+    with pytest.raises((TypeError, AirflowException), match=knob):
+        CelonisPushDataOperator(task_id="p", pool_id=POOL, table_name="t", source_path="x.parquet", **{knob: True})

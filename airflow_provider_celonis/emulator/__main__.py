@@ -82,6 +82,8 @@ def write_examples(target: str | os.PathLike[str], url: str) -> tuple[list[Path]
         f"AIRFLOW_CONN_{EXAMPLE_DB_CONN_ID.upper()}": json.dumps({"conn_type": "sqlite",
                                                                   "host": str(data / "orders.db")}),
         "CELONIS_EXAMPLE_DATA_DIR": str(data),
+        # The team URL in the celonis:// asset URIs the asset examples schedule on: the emulator's.
+        "CELONIS_TEAM_URL": url.rstrip("/"),
         "CELONIS_EXAMPLE_POLL_INTERVAL": EXAMPLE_POLL_INTERVAL,
     }
     return written, env

@@ -111,11 +111,12 @@ class Run:
 
 @dataclass
 class Fault:
-    """An injected fault: matches requests by path regex (and method), for ``count`` requests."""
+    """An injected fault: matches requests by path regex (and method); lets ``skip`` pass, then hits ``count``."""
 
     path: re.Pattern[str]
     method: str | None
     count: int
+    skip: int = 0  # matching requests to let through untouched first (skip=2: the 3rd match is hit)
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
@@ -276,6 +277,7 @@ class EmulatorState:
                 path=re.compile(spec.get("path", ".*")),
                 method=(spec.get("method") or None) and str(spec["method"]).upper(),
                 count=int(spec.get("count", 1)),
+                skip=int(spec.get("skip", 0)),
                 status=spec.get("status"),
                 retry_after=spec.get("retry_after"),
                 delay=float(spec.get("delay", 0)),
@@ -287,15 +289,24 @@ class EmulatorState:
             raise ApiError(400, "Bad Request", f"Invalid fault: {exc}") from None
         if fault.drop not in (None, "before", "after"):
             raise ApiError(400, "Bad Request", "drop must be 'before' or 'after'.")
+        if fault.skip < 0 or fault.count < 0:
+            raise ApiError(400, "Bad Request", "skip and count must be 0 or more.")
         with self.lock:
             self.faults.append(fault)
         return {"faults": len(self.faults)}
 
     def take_fault(self, method: str, path: str, outcome_only: bool = False) -> Fault | None:
-        """The first matching fault (transport faults, or outcome faults), counted down by one."""
+        """The first matching fault (transport faults, or outcome faults), counted down by one.
+
+        A fault with ``skip`` left lets the request through (counting ``skip`` down) and the next matching
+        fault in the list, if any, is tried instead.
+        """
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path) and (fault.outcome is not None) == outcome_only:
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        continue
                     fault.count -= 1
                     self.faults_fired += 1
                     return fault

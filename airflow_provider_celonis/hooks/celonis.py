@@ -167,6 +167,45 @@ class CelonisHook(BaseHook):
     def _json(self, endpoint: Endpoint, **kwargs: Any) -> Any:
         return parse_json(self._request(endpoint, **kwargs).content)
 
+    def raw_response(
+        self,
+        endpoint: Endpoint,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        body: MultipartFileBody | None = None,
+    ) -> requests.Response:
+        """One request answered as it is, whatever its status: no retry, no error raised.
+
+        For the conformance command, which records Celonis's raw answers; a 401 on an OAuth token is
+        answered by fetching one new token, once, as ``_request`` does.
+        """
+        for attempt in (1, 2):
+            header = self.auth.header(self.session)
+            headers = {"Authorization": header, "Accept": "application/json"}
+            if body is not None:
+                body.rewind()
+                headers["Content-Type"] = body.content_type
+            response = self.session.request(endpoint.method, self.base_url + endpoint.path, params=params,
+                                            json=json, data=body, headers=headers, timeout=self.settings.timeout)
+            if response.status_code != 401 or not self.auth.refreshable or attempt == 2:
+                return response
+            self.auth.invalidate(header)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def raw_token_response(self) -> requests.Response | None:
+        """The token endpoint's answer to a fresh client-credentials request; None unless the connection is OAuth.
+
+        The cached token is left alone; the answer holds a new access token, so callers must redact it.
+        """
+        if not self.auth.refreshable:
+            return None
+        from airflow_provider_celonis.auth import TOKEN_REQUEST_TIMEOUT_SECONDS, OAuthTokenProvider
+
+        form, headers = OAuthTokenProvider.for_settings(self.settings).request_parts()
+        return self.session.post(self.settings.token_url, data=form, headers=headers,
+                                 timeout=TOKEN_REQUEST_TIMEOUT_SECONDS)
+
     # --- connection test ------------------------------------------------------------------------
 
     def list_data_pools(self) -> list[DataPool]:

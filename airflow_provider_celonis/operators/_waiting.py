@@ -18,7 +18,7 @@ from airflow_provider_celonis.discovery import one_of, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.triggers.celonis import trigger_for
-from airflow_provider_celonis.validation import require_positive_seconds
+from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
     OUTCOME_OF_EVENT,
     UNCLEAR_START_SETTLE_SECONDS,
@@ -37,11 +37,15 @@ if TYPE_CHECKING:
 XCOM_CELONIS_IDS = "celonis_ids"
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 6 * 3600.0
-DEFAULT_LIMBO_TIMEOUT = 900.0
+# How long LOST_CONNECTION, an unknown status or work Celonis does not show is waited on: 15 min, long
+# enough for a slow registration or a short Celonis hiccup, short against the 6 h default timeout.
+DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 
 
 class CelonisWaitingOperator(BaseOperator):
     """Base class: start remote work in Celonis and wait for it (not used directly)."""
+
+    fail_on_warning = False  # only work that can end with WARNING (a data model load) offers the choice
 
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name")
     ui_color = "#1f4fff"
@@ -56,14 +60,12 @@ class CelonisWaitingOperator(BaseOperator):
         wait_for_completion: bool = True,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
-        limbo_timeout: float = DEFAULT_LIMBO_TIMEOUT,
-        fail_on_warning: bool = False,
-        reattach: bool = True,
+        unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
         cancel_on_kill: bool = True,
         api_retry_limit: int = 6,
         api_retry_delay: float = 1.0,
-        start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        limbo_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,13 +75,11 @@ class CelonisWaitingOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.limbo_timeout = limbo_timeout
-        self.fail_on_warning = fail_on_warning
-        self.reattach = reattach
+        self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
+                                                        unknown_status_timeout)
         self.cancel_on_kill = cancel_on_kill
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
-        self.start_check_seconds = start_check_seconds
         self.deferrable = deferrable
         self._watch: Watch | None = None
         if deferrable and not wait_for_completion:
@@ -93,11 +93,6 @@ class CelonisWaitingOperator(BaseOperator):
         No watch means nothing was started (a push of no rows): the task succeeds with status SKIPPED.
         """
         raise NotImplementedError
-
-    def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
-        """Start work that must not run twice (see ``waiting.start_once``); True if an unclear start had started it."""
-        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
-                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -113,7 +108,7 @@ class CelonisWaitingOperator(BaseOperator):
                              f"{self.api_retry_limit!r}.")
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
             raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
-        for name in ("poll_interval", "timeout", "limbo_timeout", "start_check_seconds"):
+        for name in ("poll_interval", "timeout", "unknown_status_timeout"):
             require_positive_seconds(name, getattr(self, name))
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
 
@@ -135,7 +130,7 @@ class CelonisWaitingOperator(BaseOperator):
         context["ti"].xcom_push(key=XCOM_CELONIS_IDS, value=watch.ids())
         if not self.wait_for_completion:
             return {"status": "started", **summary}
-        clock = WaitClock(started_at + self.timeout, self.poll_interval, self.limbo_timeout)
+        clock = WaitClock(started_at + self.timeout, self.poll_interval, self.unknown_status_timeout)
         reading = watch.read(self.hook)
         event = clock.step(reading)
         if event is None and self.deferrable:
@@ -153,7 +148,7 @@ class CelonisWaitingOperator(BaseOperator):
 
     def _trigger_settings(self, end_time: float) -> dict[str, Any]:
         return {"celonis_conn_id": self.celonis_conn_id, "end_time": end_time, "poll_interval": self.poll_interval,
-                "limbo_timeout": self.limbo_timeout, "cancel_on_kill": self.cancel_on_kill,
+                "unknown_status_timeout": self.unknown_status_timeout, "cancel_on_kill": self.cancel_on_kill,
                 "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
@@ -205,3 +200,29 @@ class CelonisWaitingOperator(BaseOperator):
         """The task was killed while polling: cancel the remote work where the API allows."""
         if self._watch is not None:
             self._cancel_quietly("task killed")
+
+
+class CelonisStartOperator(CelonisWaitingOperator):
+    """Base class of the operators that start a load or a data job: re-attach, WARNING policy, safe starts."""
+
+    def __init__(
+        self,
+        *,
+        reattach: bool = True,
+        fail_on_warning: bool = False,
+        start_check_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.reattach = reattach
+        self.fail_on_warning = fail_on_warning
+        self.start_check_seconds = start_check_seconds
+
+    def _validate(self) -> None:
+        super()._validate()
+        require_positive_seconds("start_check_seconds", self.start_check_seconds)
+
+    def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
+        """Start work that must not run twice (``waiting.start_once``); True if an unclear start had started it."""
+        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
+                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))

@@ -14,14 +14,14 @@ from airflow_provider_celonis.links import (
     CelonisDataPoolLink,
 )
 from airflow_provider_celonis.models import DataJobMode
-from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
+from airflow_provider_celonis.operators._waiting import CelonisStartOperator
 from airflow_provider_celonis.waiting import DataJobExecutionWatch, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class CelonisRunDataJobOperator(CelonisWaitingOperator):
+class CelonisRunDataJobOperator(CelonisStartOperator):
     """Execute a data job and wait until the execution this task started ends.
 
     Celonis returns no execution id, so the task notes the job's newest execution before starting and
@@ -41,7 +41,7 @@ class CelonisRunDataJobOperator(CelonisWaitingOperator):
         ``{"data_model": name, "tables": [...]}``); ``None``: all. Templated.
     :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
 
-    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``limbo_timeout``,
+    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``unknown_status_timeout``,
     ``reattach``, ``cancel_on_kill``, ``deferrable``) mean what they mean for
     ``CelonisReloadDataModelOperator``.
     """

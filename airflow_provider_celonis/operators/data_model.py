@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_celonis import assets
 from airflow_provider_celonis.discovery import one_of, resolve_data_model_id
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.links import (
@@ -14,14 +15,14 @@ from airflow_provider_celonis.links import (
     CelonisDataPoolLink,
 )
 from airflow_provider_celonis.models import DataModelLoad
-from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
+from airflow_provider_celonis.operators._waiting import CelonisStartOperator
 from airflow_provider_celonis.waiting import DataModelLoadWatch, WaitOutcome
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class CelonisReloadDataModelOperator(CelonisWaitingOperator):
+class CelonisReloadDataModelOperator(CelonisStartOperator):
     """Start a complete or partial load of a process data model and wait until Celonis reports its end.
 
     The wait follows the load this task started (never the previous one), holds no worker slot when
@@ -40,12 +41,15 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     :param wait_for_completion: wait for the load to end (default True).
     :param poll_interval: seconds between status reads (default 30; the API budget is shared).
     :param timeout: seconds to wait before cancelling the load and failing (default 6 hours).
-    :param limbo_timeout: seconds a LOST_CONNECTION/unknown status is tolerated before failing (default 900).
+    :param unknown_status_timeout: seconds LOST_CONNECTION, an unknown status, or a load Celonis does not
+        (or no longer) show is tolerated before failing (default 900; ``limbo_timeout`` is the old name).
     :param fail_on_warning: fail when the load ends with WARNING (default False: succeed, log a warning).
     :param reattach: if a load of this model is already running, wait for it instead of starting
         another (default True; this is what makes an Airflow retry safe).
     :param cancel_on_kill: cancel the load when the task is killed or times out (default True).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/data_models/<id>`` with the
+        load id and status (default True; see docs/scheduling-on-celonis-data.md).
     """
 
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_model_id", "data_model_name",
@@ -53,8 +57,10 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
     operator_extra_links = (CelonisDataModelLink(), CelonisDataPoolLink())
 
     def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
-                 tables: Sequence[str] | None = None, from_cache: bool = False, **kwargs: Any) -> None:
+                 tables: Sequence[str] | None = None, from_cache: bool = False, emit_asset: bool = True,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        assets.add_outlet(self, emit_asset)
         self.data_model_id = data_model_id
         self.data_model_name = data_model_name
         self.tables = tables
@@ -136,9 +142,17 @@ class CelonisReloadDataModelOperator(CelonisWaitingOperator):
             watch.previous_started_at = previous.started_at.timestamp() if previous.started_at else None
         return watch
 
+    def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+        result = super()._finish(context, event, summary)
+        assets.emit_asset_event(self, context, self.celonis_target(), "data_model_load", result)
+        return result
+
+    def celonis_target(self) -> assets.CelonisTarget:
+        """The data model this task reloads (its asset and its OpenLineage output)."""
+        return assets.data_model_target(self.hook.base_url, self.pool_id, self.data_model_id)
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the data model this task reloaded, as output."""
         from airflow_provider_celonis import lineage
 
-        output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.data_models.{self.data_model_id}")
-        return lineage.operator_lineage([], [output])
+        return lineage.operator_lineage([], [lineage.dataset_of(self.celonis_target())])

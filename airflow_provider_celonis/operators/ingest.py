@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_celonis import assets
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
@@ -62,6 +63,8 @@ class CelonisIngestFilesOperator(BaseOperator):
     :param file_name_prefix: prepended to every object name; default ``<dag_id>-<task_id>-<run_id>-``, so
         an Airflow retry overwrites its own objects instead of adding copies.
     :param multipart_threshold_bytes: files larger than this are uploaded in parts of this size.
+    :param emit_asset: on success, emit an asset event for ``celonis://<team>/connections/<id>/<table>`` with
+        files, rows and bytes (default True; see docs/scheduling-on-celonis-data.md).
     """
 
     template_fields: Sequence[str] = ("celonis_conn_id", "connection_id", "table_name", "source_path",
@@ -83,9 +86,12 @@ class CelonisIngestFilesOperator(BaseOperator):
         csv_options: Mapping[str, Any] | None = None,
         file_name_prefix: str | None = None,
         multipart_threshold_bytes: int = DEFAULT_MULTIPART_BYTES,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.celonis_conn_id = celonis_conn_id
+        assets.add_outlet(self, emit_asset)
         self.connection_id = connection_id
         self.table_name = table_name
         self.source_path = source_path
@@ -160,16 +166,22 @@ class CelonisIngestFilesOperator(BaseOperator):
                 self.log.info("Uploaded %s (%d rows, %.1f MB) to s3://continuous/%s", item.source, rows,
                               size / 1e6, key)
                 uploaded.append({"source": item.source, "key": key, "rows": rows, "bytes": size})
-        return {"connection_id": self.connection_id, "table_name": self.table_name, "files": uploaded,
-                "rows": sum(f["rows"] for f in uploaded), "bytes": sum(f["bytes"] for f in uploaded),
-                "duration_seconds": round(time.monotonic() - started, 3)}
+        result = {"connection_id": self.connection_id, "table_name": self.table_name, "files": uploaded,
+                  "rows": sum(f["rows"] for f in uploaded), "bytes": sum(f["bytes"] for f in uploaded),
+                  "duration_seconds": round(time.monotonic() - started, 3)}
+        assets.emit_asset_event(self, context, self.celonis_target(hook.base_url), "ingestion", result)
+        return result
+
+    def celonis_target(self, base_url: str | None = None) -> assets.CelonisTarget:
+        """The ingestion table this task feeds (its asset and its OpenLineage output)."""
+        base_url = base_url or CelonisHook(self.celonis_conn_id).base_url
+        return assets.ingestion_table_target(base_url, self.connection_id, self.table_name)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the files as inputs, the table of the data connection as output."""
         from airflow_provider_celonis import lineage
 
-        output = lineage.celonis_dataset(CelonisHook(self.celonis_conn_id).base_url,
-                                         f"connections.{self.connection_id}.{self.table_name}")
+        output = lineage.dataset_of(self.celonis_target())
         return lineage.operator_lineage(lineage.file_datasets(self.source_path), [output])
 
     @staticmethod

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from airflow_provider_celonis import assets
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
 from airflow_provider_celonis.models import PushFileType, PushType
@@ -85,6 +86,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param max_concurrent_uploads: chunks uploaded at the same time (default 2).
     :param spool_dir: where chunk files are written (default: the system temp directory); needs room for
         the data as compressed parquet.
+    :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/<table>`` with rows,
+        chunks, the push job id and its status (default True; see docs/scheduling-on-celonis-data.md).
 
     The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``deferrable``, …)
     mean what they mean for ``CelonisReloadDataModelOperator``. Returns (and pushes to XCom) a summary
@@ -119,10 +122,11 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
         max_concurrent_uploads: int = 2,
         spool_dir: str | None = None,
+        emit_asset: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("reattach", False)
         super().__init__(**kwargs)
+        assets.add_outlet(self, emit_asset)
         self.table_name = table_name
         self.source_path = source_path
         self.sql = sql
@@ -275,6 +279,15 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
             self._push_job_id, self._executed = summary["push_job_id"], True
         return super().execute_complete(context, event, summary)
 
+    def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+        result = super()._finish(context, event, summary)
+        assets.emit_asset_event(self, context, self.celonis_target(), "push", result)
+        return result
+
+    def celonis_target(self) -> assets.CelonisTarget:
+        """The table this task pushes into (its asset and its OpenLineage output)."""
+        return assets.table_target(self.hook.base_url, self.pool_id, self.table_name)
+
     def _discard_job(self, why: str) -> None:
         """Delete a job that was never executed (so nobody can execute it half-filled), else cancel it."""
         job_id = self._push_job_id
@@ -299,8 +312,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
             inputs = lineage.file_datasets(self.source_path)
         elif self.sql is not None and self.sql_conn_id:
             inputs = lineage.sql_datasets(self.sql_conn_id, self.sql)
-        output = lineage.celonis_dataset(self.hook.base_url, f"{self.pool_id}.{self.table_name}")
-        return lineage.operator_lineage(inputs, [output])
+        return lineage.operator_lineage(inputs, [lineage.dataset_of(self.celonis_target())])
 
     def on_kill(self) -> None:
         """Killed while spooling, uploading or waiting: delete or cancel the job."""

@@ -20,7 +20,7 @@ from airflow_provider_celonis.exceptions import CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import parse_timestamp
 from airflow_provider_celonis.triggers.celonis import trigger_for
-from airflow_provider_celonis.validation import require_positive_seconds
+from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
     OUTCOME_OF_EVENT,
     DataJobExecutionWatch,
@@ -56,10 +56,11 @@ class _CelonisSensor(BaseSensorOperator):
         pool_name: str | None = None,
         finished_after: str | dt.datetime | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
-        limbo_timeout: float = 900.0,
+        unknown_status_timeout: float = 900.0,
         api_retry_limit: int = 6,
         api_retry_delay: float = 1.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        limbo_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 60)
@@ -68,7 +69,8 @@ class _CelonisSensor(BaseSensorOperator):
         self.pool_name = pool_name
         self.finished_after = finished_after
         self.celonis_conn_id = celonis_conn_id
-        self.limbo_timeout = limbo_timeout
+        self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
+                                                        unknown_status_timeout)
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
         self.deferrable = deferrable
@@ -95,7 +97,7 @@ class _CelonisSensor(BaseSensorOperator):
         """Every parameter checked before the first request, naming the bad value and the fix."""
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
         one_of(self.id_field, getattr(self, self.id_field), self.name_field, getattr(self, self.name_field))
-        require_positive_seconds("limbo_timeout", self.limbo_timeout)
+        require_positive_seconds("unknown_status_timeout", self.unknown_status_timeout)
         _moment(self.finished_after)
 
     def poke(self, context: Context) -> bool:
@@ -106,9 +108,9 @@ class _CelonisSensor(BaseSensorOperator):
         reading = watch.read(self.hook)
         if reading.outcome is WaitOutcome.LIMBO:
             if self._limbo_exceeded(reading, context):
-                raise CelonisSensorFailure(f"{reading.message or 'Celonis reports ' + str(reading.celonis_status)} "
-                                           f"Gave up after {self.limbo_timeout:.0f} s (limbo_timeout). "
-                                           f"See {watch.url(self.hook.base_url)}")
+                what = reading.message or f"Celonis reports {reading.celonis_status}."
+                raise CelonisSensorFailure(f"{what} Gave up after {self.unknown_status_timeout:.0f} s "
+                                           f"(unknown_status_timeout). See {watch.url(self.hook.base_url)}")
         else:
             self._limbo_since = None
         if reading.outcome in OUTCOME_OF_EVENT.values():
@@ -118,7 +120,7 @@ class _CelonisSensor(BaseSensorOperator):
         return False
 
     def _limbo_exceeded(self, reading: Reading, context: Context) -> bool:
-        """Whether a limbo status has lasted longer than ``limbo_timeout``.
+        """Whether a limbo status has lasted longer than ``unknown_status_timeout``.
 
         In poke mode the sensor remembers when the limbo began. A rescheduled sensor is a new process at
         every poke, so it counts from the later of its first poke and the start Celonis reports: never
@@ -127,11 +129,11 @@ class _CelonisSensor(BaseSensorOperator):
         now = time.time()
         if not self.reschedule:
             self._limbo_since = self._limbo_since or now
-            return now - self._limbo_since > self.limbo_timeout
+            return now - self._limbo_since > self.unknown_status_timeout
         first_poke = _first_poke(context)
         since = max(t for t in (first_poke, reading.started_at, None) if t is not None) \
             if first_poke or reading.started_at else None
-        return since is not None and now - since > self.limbo_timeout
+        return since is not None and now - since > self.unknown_status_timeout
 
     def _decide(self, event: dict[str, Any], watch: Watch) -> bool:
         outcome = OUTCOME_OF_EVENT[event["status"]]
@@ -151,7 +153,7 @@ class _CelonisSensor(BaseSensorOperator):
         if self.poke(context):
             return None
         settings = {"celonis_conn_id": self.celonis_conn_id, "end_time": time.time() + float(self.timeout),
-                    "poll_interval": float(self.poke_interval), "limbo_timeout": self.limbo_timeout,
+                    "poll_interval": float(self.poke_interval), "unknown_status_timeout": self.unknown_status_timeout,
                     "cancel_on_kill": False, "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
         self.defer(trigger=trigger_for(self.watch(), settings), method_name="execute_complete", timeout=None)
 

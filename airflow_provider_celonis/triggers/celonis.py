@@ -38,7 +38,7 @@ class _CelonisWatchTrigger(BaseTrigger):
         watch: dict[str, Any] | None = None,
         pool_id: str | None = None,
         poll_interval: float = 30.0,
-        limbo_timeout: float = 900.0,
+        unknown_status_timeout: float = 900.0,
         cancel_on_kill: bool = True,
         retry_limit: int = 6,
         retry_delay: float = 1.0,
@@ -48,7 +48,8 @@ class _CelonisWatchTrigger(BaseTrigger):
         self.celonis_conn_id = celonis_conn_id
         self.end_time = float(end_time)
         self.poll_interval = float(poll_interval)
-        self.limbo_timeout = float(limbo_timeout)
+        # ``limbo_timeout``: the name in kwargs persisted by earlier builds.
+        self.unknown_status_timeout = float(legacy.pop("limbo_timeout", None) or unknown_status_timeout)
         self.cancel_on_kill = bool(cancel_on_kill)
         self.retry_limit = int(retry_limit)
         self.retry_delay = float(retry_delay)
@@ -63,7 +64,7 @@ class _CelonisWatchTrigger(BaseTrigger):
         """Classpath and primitive kwargs."""
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "celonis_conn_id": self.celonis_conn_id, "end_time": self.end_time, "watch": self.watch.to_dict(),
-            "poll_interval": self.poll_interval, "limbo_timeout": self.limbo_timeout,
+            "poll_interval": self.poll_interval, "unknown_status_timeout": self.unknown_status_timeout,
             "cancel_on_kill": self.cancel_on_kill, "retry_limit": self.retry_limit, "retry_delay": self.retry_delay})
 
     def _hook(self) -> CelonisAsyncHook:
@@ -72,7 +73,7 @@ class _CelonisWatchTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Yield exactly one terminal event."""
         hook = self._hook()
-        clock = WaitClock(self.end_time, self.poll_interval, self.limbo_timeout)
+        clock = WaitClock(self.end_time, self.poll_interval, self.unknown_status_timeout)
         try:
             while True:
                 event = clock.step(await self.watch.aread(hook))
