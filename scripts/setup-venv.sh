@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create (or reuse) .venvs/airflow-<VERSION> with Apache Airflow <VERSION>.* and this package with its test extras.
+# Create (or reuse) .venvs/airflow-<VERSION> with Apache Airflow <VERSION>.*, this package (editable) with its
+# runtime extras, and the `dev` dependency group of pyproject.toml (test, docs and release tooling).
 # Usage: scripts/setup-venv.sh 3.3   (prints the venv path on the last line)
 set -euo pipefail
 version="${1:?usage: setup-venv.sh AIRFLOW_MINOR_VERSION, e.g. 3.3}"
@@ -14,5 +15,6 @@ uv="$(command -v uv || echo "$python -m uv")"
 if [ ! -x "$venv/bin/python" ]; then
   $uv venv --quiet --python "$python" "$venv" >&2
 fi
-VIRTUAL_ENV="$venv" $uv pip install --quiet "apache-airflow==$version.*" -e "$root[test,sql]" >&2
+VIRTUAL_ENV="$venv" $uv pip install --quiet "apache-airflow==$version.*" -e "$root[sql,postgres,sqlite,openlineage]" \
+  --group "$root/pyproject.toml:dev" >&2
 echo "$venv"
