@@ -42,3 +42,21 @@ def test_a_wrong_name_fails_before_anything_starts(emulator, kwargs, match):
     with pytest.raises(CelonisNameNotFoundError, match=match):
         CelonisReloadDataModelOperator(task_id="r", **kwargs, **FAST).execute(context())
     assert emulator.requests("/load", "POST") == []
+
+
+def test_a_deferred_task_given_by_name_resumes_with_the_ids(emulator):
+    """After a deferral Airflow resumes on a fresh operator, which never resolved the names."""
+    from airflow.providers.common.compat.sdk import TaskDeferred
+
+    from tests.test_operators_sensors_triggers import run_trigger
+
+    def build() -> CelonisReloadDataModelOperator:
+        return CelonisReloadDataModelOperator(task_id="r", pool_name="Sales (demo)", data_model_name="O2C",
+                                              deferrable=True, **FAST)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        build().execute(context())
+    fresh = build()
+    summary = fresh.execute_complete(context(), run_trigger(deferred.value.trigger), **deferred.value.kwargs)
+    assert summary["status"] == "SUCCESS" and summary["data_model_id"] == DATA_MODEL
+    assert fresh.data_model_id == DATA_MODEL and fresh.pool_id is not None

@@ -158,6 +158,11 @@ class CelonisWaitingOperator(BaseOperator):
 
     def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         watch = watch_from_dict(event["watch"]) if event.get("watch") else self._watch
+        if watch is not None:
+            # After a deferral this is a fresh operator: names given instead of ids were resolved in the
+            # first run only, and the watch knows the ids.
+            for name, value in watch.ids().items():
+                setattr(self, name, value)
         what = watch.describe() if watch else "Celonis work"
         link = f" See {watch.url(self.hook.base_url)}" if watch else ""
         if event["status"] == "timeout":
