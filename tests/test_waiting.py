@@ -319,3 +319,14 @@ def test_the_push_operator_takes_no_knob_that_does_nothing_for_it(knob):
 
     with pytest.raises((TypeError, AirflowException), match=knob):
         CelonisPushDataOperator(task_id="p", pool_id=POOL, table_name="t", source_path="x.parquet", **{knob: True})
+
+
+def test_a_resumed_task_gets_its_summary_from_the_event_alone(emulator):
+    """``airflow dags test`` (3.3) resumes a deferred task with the event only, not the kwargs given to defer."""
+    op = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, deferrable=True, **FAST)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    summary = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **FAST)\
+        .execute_complete(context(), run_trigger(deferred.value.trigger))
+    assert summary["status"] == "SUCCESS" and summary["reattached"] is False
+    assert summary["duration_seconds"] >= 0 and "summary" not in summary

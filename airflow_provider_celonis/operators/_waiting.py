@@ -136,7 +136,7 @@ class CelonisWaitingOperator(BaseOperator):
         if event is None and self.deferrable:
             # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
             # and cancels the work; a framework-level defer timeout would skip it.
-            self.defer(trigger=trigger_for(watch, self._trigger_settings(clock.end_time)),
+            self.defer(trigger=trigger_for(watch, {**self._trigger_settings(clock.end_time), "summary": summary}),
                        method_name="execute_complete", kwargs={"summary": summary}, timeout=None)
         while event is None:
             self.log.info("Celonis status of the %s: %s; next check in %.3g s.", watch.describe(),
@@ -154,7 +154,8 @@ class CelonisWaitingOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger's terminal event (``state``: tasks deferred by the previous release)."""
-        return self._finish(context, validated_event(event), summary or state or {})
+        event = validated_event(event)
+        return self._finish(context, event, summary or state or event.get("summary") or {})
 
     def _finish(self, context: Context, event: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
         watch = watch_from_dict(event["watch"]) if event.get("watch") else self._watch
@@ -174,7 +175,8 @@ class CelonisWaitingOperator(BaseOperator):
             raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for the {what}; {done}.{link}")
         outcome = OUTCOME_OF_EVENT[event["status"]]
         result = {"status": event.get("celonis_status"), **summary, **{
-            k: v for k, v in event.items() if k not in ("status", "message", "celonis_status", "running", "watch")}}
+            k: v for k, v in event.items()
+            if k not in ("status", "message", "celonis_status", "running", "watch", "summary")}}
         result["duration_seconds"] = round(time.time() - summary.get("started_at_epoch", time.time()), 3)
         reason = event.get("message") or "Celonis gave no reason"
         if outcome is WaitOutcome.SUCCESS:

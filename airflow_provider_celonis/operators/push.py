@@ -274,7 +274,7 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
                          summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
         """End the wait (after a deferral this runs on a fresh operator: the job id comes from the summary)."""
-        summary = summary or state or {}
+        summary = summary or state or (event or {}).get("summary") or {}
         if summary.get("push_job_id"):
             self._push_job_id, self._executed = summary["push_job_id"], True
         return super().execute_complete(context, event, summary)

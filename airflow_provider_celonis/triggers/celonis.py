@@ -42,6 +42,7 @@ class _CelonisWatchTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
         retry_limit: int = 6,
         retry_delay: float = 1.0,
+        summary: dict[str, Any] | None = None,
         **legacy: Any,
     ) -> None:
         super().__init__()
@@ -53,6 +54,9 @@ class _CelonisWatchTrigger(BaseTrigger):
         self.cancel_on_kill = bool(cancel_on_kill)
         self.retry_limit = int(retry_limit)
         self.retry_delay = float(retry_delay)
+        # What the task knew before deferring, handed back in the event: ``airflow dags test`` (3.3) resumes
+        # the task with the event alone, without the kwargs given to ``defer``.
+        self.summary = summary
         self.watch: Watch = watch_from_dict(watch) if watch else self._legacy_watch(pool_id or "", legacy)
 
     @staticmethod
@@ -65,7 +69,8 @@ class _CelonisWatchTrigger(BaseTrigger):
         return (f"{type(self).__module__}.{type(self).__qualname__}", {
             "celonis_conn_id": self.celonis_conn_id, "end_time": self.end_time, "watch": self.watch.to_dict(),
             "poll_interval": self.poll_interval, "unknown_status_timeout": self.unknown_status_timeout,
-            "cancel_on_kill": self.cancel_on_kill, "retry_limit": self.retry_limit, "retry_delay": self.retry_delay})
+            "cancel_on_kill": self.cancel_on_kill, "retry_limit": self.retry_limit, "retry_delay": self.retry_delay,
+            "summary": self.summary})
 
     def _hook(self) -> CelonisAsyncHook:
         return CelonisAsyncHook(self.celonis_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
@@ -78,12 +83,12 @@ class _CelonisWatchTrigger(BaseTrigger):
             while True:
                 event = clock.step(await self.watch.aread(hook))
                 if event is not None:
-                    yield TriggerEvent({**event, "watch": self.watch.to_dict()})
+                    yield TriggerEvent({**event, "watch": self.watch.to_dict(), "summary": self.summary})
                     return
                 await asyncio.sleep(clock.sleep_seconds())
         except Exception as exc:  # noqa: BLE001 - one error event, never a crashed trigger
             yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}",
-                                "watch": self.watch.to_dict()})
+                                "watch": self.watch.to_dict(), "summary": self.summary})
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user marked the task failed/success or cleared it; cancel the remote work."""
