@@ -75,7 +75,7 @@ def test_aws_s3_cp_as_in_the_docs(emulator, tmp_path):
     """`aws s3 cp shipment.parquet --endpoint-url <team>/api/data-ingestion s3://continuous/... --profile p`."""
     aws = _aws_cli()
     if aws is None:
-        pytest.fail("The aws CLI is not installed: it comes with the test extra (pip install -e .[test]).")
+        pytest.fail("The aws CLI is not installed: it comes with the dev dependency group (uv pip install --group dev).")
     (tmp_path / "credentials").write_text(
         "[profileName]\naws_access_key_id = DEMOACCESSKEY\naws_secret_access_key = demo-s3-secret\n")
     (tmp_path / "config").write_text("[profile profileName]\nregion = eu-central-1\noutput = json\n")
