@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
+from airflow_provider_celonis.exceptions import CelonisParameterError
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.assets import Asset, AssetAlias
 
@@ -49,13 +51,13 @@ EXTRA_KEYS = (
 def team_host(team: str) -> str:
     """The host (with port, if any) of a team URL or a bare host, lower-cased: ``myteam.eu-1.celonis.cloud``."""
     if not isinstance(team, str) or not team.strip():
-        raise ValueError(
+        raise CelonisParameterError(
             f"A Celonis team URL or host is needed, not {team!r} (e.g. 'https://myteam.eu-1.celonis.cloud')."
         )
     text = team.strip()
     host = urlsplit(text if "://" in text else f"https://{text}").netloc.rpartition("@")[2]
     if not host:
-        raise ValueError(
+        raise CelonisParameterError(
             f"Cannot read a host from {team!r}; give the team URL, e.g. 'https://myteam.eu-1.celonis.cloud'."
         )
     return host.lower()
@@ -126,7 +128,7 @@ def celonis_ingestion_table_asset(team: str, connection_id: str, table_name: str
 
 def _part(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string to name a Celonis asset, not {value!r}.")
+        raise CelonisParameterError(f"{name} must be a non-empty string to name a Celonis asset, not {value!r}.")
     return value
 
 
@@ -137,7 +139,7 @@ def parse_uri(uri: str) -> CelonisTarget:
     """The target a ``celonis://`` URI names; ``ValueError`` naming the expected shapes otherwise."""
     parsed = urlsplit(uri)
     if parsed.scheme != SCHEME:
-        raise ValueError(f"Not a {SCHEME}:// URI: {uri!r}.")
+        raise CelonisParameterError(f"Not a {SCHEME}:// URI: {uri!r}.")
     return _target_of(parsed)
 
 
@@ -148,11 +150,11 @@ def _target_of(parsed: SplitResult) -> CelonisTarget:
     )
     uri = parsed.geturl()
     if not parsed.netloc:
-        raise ValueError(f"A Celonis asset URI needs the team host: {uri!r}; use {shapes}.")
+        raise CelonisParameterError(f"A Celonis asset URI needs the team host: {uri!r}; use {shapes}.")
     parts = tuple(unquote(p) for p in parsed.path.strip("/").split("/")) if parsed.path.strip("/") else ()
     valid = len(parts) == 2 or (len(parts) == 3 and (parts[1] == DATA_MODELS or parts[0] == CONNECTIONS))
     if not valid or not all(parts):
-        raise ValueError(f"Not a Celonis asset URI: {uri!r}; use {shapes}.")
+        raise CelonisParameterError(f"Not a Celonis asset URI: {uri!r}; use {shapes}.")
     return CelonisTarget(parsed.netloc.rpartition("@")[2].lower(), parts)
 
 
@@ -202,7 +204,7 @@ def outlet_alias(celonis_conn_id: str) -> AssetAlias:
 def add_outlet(operator: Any, emit_asset: bool) -> None:
     """Add the operator's alias to its outlets (called in ``__init__``) unless ``emit_asset`` is False."""
     if not isinstance(emit_asset, bool):
-        raise ValueError(f"emit_asset must be True or False, not {emit_asset!r}.")
+        raise CelonisParameterError(f"emit_asset must be True or False, not {emit_asset!r}.")
     operator.emit_asset = emit_asset
     if emit_asset:
         alias = outlet_alias(operator.celonis_conn_id)

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_celonis.exceptions import CelonisNameNotFoundError
+from airflow_provider_celonis.exceptions import CelonisNameNotFoundError, CelonisParameterError
 from airflow_provider_celonis.models import (
     DataJobMode,
     DataJobSelection,
@@ -34,12 +34,12 @@ MAX_NEAR_MATCHES = 5
 def one_of(id_arg: str, id_value: Any, name_arg: str, name_value: Any) -> tuple[str, bool]:
     """The given value and whether it is an id; a ValueError unless exactly one non-blank value is given."""
     if id_value is not None and name_value is not None:
-        raise ValueError(f"Give {id_arg} or {name_arg}, not both ({id_arg}={id_value!r}, {name_arg}={name_value!r}).")
+        raise CelonisParameterError(f"Give {id_arg} or {name_arg}, not both ({id_arg}={id_value!r}, {name_arg}={name_value!r}).")
     if id_value is None and name_value is None:
-        raise ValueError(f"Give {id_arg} (from the Celonis UI URL) or {name_arg} (as shown in the Celonis UI).")
+        raise CelonisParameterError(f"Give {id_arg} (from the Celonis UI URL) or {name_arg} (as shown in the Celonis UI).")
     arg, value = (id_arg, id_value) if id_value is not None else (name_arg, name_value)
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{arg} is empty or not text ({value!r}): give the {arg.replace('_', ' ')} to use.")
+        raise CelonisParameterError(f"{arg} is empty or not text ({value!r}): give the {arg.replace('_', ' ')} to use.")
     return value.strip(), id_value is not None
 
 
@@ -131,7 +131,7 @@ def resolve_data_job_id(
 def _id_or_name(kind: str, where: str, items: Sequence[tuple[str, str | None]], value: Any, label: str) -> str:
     """An item's id from its id or its name (an exact id wins)."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{label} has an empty or non-text entry {value!r}: name a {kind} or give its id.")
+        raise CelonisParameterError(f"{label} has an empty or non-text entry {value!r}: name a {kind} or give its id.")
     text = value.strip()
     if any(item_id == text for item_id, _ in items):
         return text
@@ -140,7 +140,7 @@ def _id_or_name(kind: str, where: str, items: Sequence[tuple[str, str | None]], 
 
 def _as_list(label: str, value: Any) -> list[Any]:
     if isinstance(value, str | dict) or not isinstance(value, list | tuple):
-        raise ValueError(f"{label} must be a list (or None for all of them), not {value!r}.")
+        raise CelonisParameterError(f"{label} must be a list (or None for all of them), not {value!r}.")
     return list(value)
 
 
@@ -149,7 +149,7 @@ def _split(label: str, entry: Any, key: str) -> tuple[Any, Any]:
     if isinstance(entry, dict):
         unknown = set(entry) - {key, "tables"}
         if unknown or key not in entry:
-            raise ValueError(
+            raise CelonisParameterError(
                 f"An entry of {label} must look like {{{key!r}: name or id, 'tables': [...]}}, not {entry!r}."
             )
         return entry[key], entry.get("tables")

@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from airflow_provider_celonis.exceptions import CelonisParameterError
+
 
 def _q(value: str) -> str:
     text = str(value).strip()
     if not text:
-        raise ValueError("An id is empty: copy it from the Celonis UI URL.")
+        raise CelonisParameterError("An id is empty: copy it from the Celonis UI URL.")
     return quote(text, safe="")
 
 
@@ -177,7 +179,7 @@ def push_job_chunks(pool_id: str, job_id: str, kind: str = "upserted", method: s
     if method == "GET":
         return Endpoint("GET", f"{_push_jobs(pool_id)}{_q(job_id)}/chunks", True)
     if kind not in ("upserted", "deleted"):
-        raise ValueError(f"Unknown chunk kind {kind!r}: use 'upserted' or 'deleted'.")
+        raise CelonisParameterError(f"Unknown chunk kind {kind!r}: use 'upserted' or 'deleted'.")
     return Endpoint("POST", f"{_push_jobs(pool_id)}{_q(job_id)}/chunks/{kind}", False)
 
 
@@ -195,7 +197,7 @@ def ingestion_key(connection_id: str, table: str, file_name: str) -> str:
     """The object key ``connection/<connectionId>/<table>/<file>`` for an ingested file."""
     for label, value in (("connection id", connection_id), ("table", table), ("file name", file_name)):
         if not str(value).strip() or "/" in str(value):
-            raise ValueError(f"The {label} {value!r} must be non-empty and contain no '/'.")
+            raise CelonisParameterError(f"The {label} {value!r} must be non-empty and contain no '/'.")
     return f"connection/{connection_id}/{table}/{file_name}"
 
 

@@ -89,6 +89,13 @@ class CelonisAuthError(CelonisApiError):
     """The credential was refused (401/403), or an OAuth token could not be obtained."""
 
 
+class CelonisParameterError(CelonisError, ValueError):
+    """A task or hook parameter has a value the provider cannot use; the message names it and the fix.
+
+    Raised before any request. It is a ``ValueError`` too, so ``except ValueError`` keeps working.
+    """
+
+
 class CelonisConnectionConfigError(CelonisError):
     """The Airflow connection is missing a field or has a value the provider cannot use."""
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from airflow_provider_celonis.exceptions import CelonisParameterError
+
 
 class _TolerantEnum(StrEnum):
     """A string enum that maps values it does not know to ``UNKNOWN`` instead of raising."""
@@ -131,7 +133,7 @@ class _ChoiceEnum(StrEnum):
             return cls(str(getattr(value, "value", value)).upper())
         except ValueError:
             choices = " or ".join(repr(member.value) for member in cls)
-            raise ValueError(f"Unknown {cls._label()} {value!r}: use {choices}.") from None
+            raise CelonisParameterError(f"Unknown {cls._label()} {value!r}: use {choices}.") from None
 
     @classmethod
     def _label(cls) -> str:
@@ -603,15 +605,15 @@ class DataModelExecution:
 def _ids(label: str, values: Any) -> tuple[str, ...]:
     """A tuple of non-blank, distinct ids, or a ``ValueError`` naming the bad entry."""
     if isinstance(values, str) or not isinstance(values, list | tuple):
-        raise ValueError(f"{label} must be a list of ids, not {values!r}.")
+        raise CelonisParameterError(f"{label} must be a list of ids, not {values!r}.")
     out: list[str] = []
     for value in values:
         text = str(value).strip() if isinstance(value, str) else ""
         if not text:
-            raise ValueError(f"{label} has an empty or non-text id {value!r}: copy the ids from list_data_job_tasks "
+            raise CelonisParameterError(f"{label} has an empty or non-text id {value!r}: copy the ids from list_data_job_tasks "
                              "/ list_data_job_loads.")
         if text in out:
-            raise ValueError(f"{label} names {text!r} twice.")
+            raise CelonisParameterError(f"{label} names {text!r} twice.")
         out.append(text)
     return tuple(out)
 
@@ -629,7 +631,7 @@ class ExtractionSelection:
         if self.tables is not None:
             tables = _ids(f"tables of extraction {self.extraction_id}", self.tables)
             if not tables:
-                raise ValueError(f"tables of extraction {self.extraction_id} is empty: leave it None to extract "
+                raise CelonisParameterError(f"tables of extraction {self.extraction_id} is empty: leave it None to extract "
                                  "every table, or name at least one.")
             object.__setattr__(self, "tables", tables)
 
@@ -652,7 +654,7 @@ class DataModelLoadSelection:
                            _ids("data_model_execution_id", [self.data_model_execution_id])[0])
         tables = _ids(f"tables of data model load {self.data_model_execution_id}", self.tables)
         if not tables:
-            raise ValueError(f"tables of data model load {self.data_model_execution_id} is empty: name every table "
+            raise CelonisParameterError(f"tables of data model load {self.data_model_execution_id} is empty: name every table "
                              "id to reload (list_data_job_loads shows them).")
         object.__setattr__(self, "tables", tables)
 
@@ -668,7 +670,7 @@ def _extraction(value: Any) -> ExtractionSelection:
         return ExtractionSelection(value)
     if isinstance(value, dict):
         return ExtractionSelection(value.get("extraction_id", value.get("extractionId", "")), value.get("tables"))
-    raise ValueError(f"An extraction must be an id, a dict {{'extraction_id', 'tables'}} or an ExtractionSelection, "
+    raise CelonisParameterError(f"An extraction must be an id, a dict {{'extraction_id', 'tables'}} or an ExtractionSelection, "
                      f"not {value!r}.")
 
 
@@ -678,7 +680,7 @@ def _data_model_load(value: Any) -> DataModelLoadSelection:
     if isinstance(value, dict):
         return DataModelLoadSelection(value.get("data_model_execution_id", value.get("dataModelExecutionId", "")),
                                       value.get("tables", ()))
-    raise ValueError(f"A data model load must be a dict {{'data_model_execution_id', 'tables'}} or a "
+    raise CelonisParameterError(f"A data model load must be a dict {{'data_model_execution_id', 'tables'}} or a "
                      f"DataModelLoadSelection, not {value!r}.")
 
 
@@ -713,13 +715,13 @@ class DataJobSelection:
             _ids("data_models", [d.data_model_execution_id for d in loads])
             object.__setattr__(self, "data_models", loads)
         if self.extractions == () and self.transformations == () and self.data_models == ():
-            raise ValueError("This data job selection runs nothing (extractions, transformations and data_models "
+            raise CelonisParameterError("This data job selection runs nothing (extractions, transformations and data_models "
                              "are all empty): leave one of them None to run all of its kind, or name some.")
 
     @staticmethod
     def _list(label: str, value: Any) -> list[Any]:
         if isinstance(value, str | dict) or not isinstance(value, list | tuple):
-            raise ValueError(f"{label} must be a list (or None for all of them), not {value!r}.")
+            raise CelonisParameterError(f"{label} must be a list (or None for all of them), not {value!r}.")
         return list(value)
 
     @classmethod

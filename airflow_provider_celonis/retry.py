@@ -15,7 +15,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from airflow_provider_celonis.exceptions import CelonisError
+from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterError
 
 REFUSED_BEFORE_ACTING = frozenset({429, 503})
 
@@ -57,9 +57,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}.")
+            raise CelonisParameterError(f"max_attempts must be at least 1, not {self.max_attempts}.")
         if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("Retry delays must not be negative.")
+            raise CelonisParameterError("Retry delays must not be negative.")
 
     def should_retry_status(self, status: int, idempotent: bool, attempt: int) -> bool:
         """Whether to repeat after an HTTP error ``status`` on attempt number ``attempt`` (1-based)."""

@@ -5,17 +5,19 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from airflow_provider_celonis.exceptions import CelonisParameterError
+
 
 def require_text(name: str, value: Any, hint: str) -> None:
     """A non-blank id or name, else ``ValueError("<name> is empty: <hint>")``."""
     if not str(value or "").strip():
-        raise ValueError(f"{name} is empty: {hint}")
+        raise CelonisParameterError(f"{name} is empty: {hint}")
 
 
 def require_positive_seconds(name: str, value: Any) -> None:
     """A positive number of seconds."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}.")
+        raise CelonisParameterError(f"{name} must be a positive number of seconds, not {value!r}.")
 
 
 def renamed_parameter(old_name: str, old_value: Any, new_name: str, new_value: Any) -> Any:

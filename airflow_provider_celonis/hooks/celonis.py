@@ -29,6 +29,7 @@ from airflow_provider_celonis.exceptions import (
     CelonisConnectionConfigError,
     CelonisError,
     CelonisNameNotFoundError,
+    CelonisParameterError,
 )
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.hooks._multipart import MultipartFileBody
@@ -234,7 +235,7 @@ class CelonisHook(BaseHook):
         """Turn table ids, names or aliases into table ids; an unknown one fails and lists what exists."""
         wanted = [str(t).strip() for t in tables]
         if not wanted or any(not t for t in wanted):
-            raise ValueError(f"tables must be a non-empty list of table ids or names, not {list(tables)!r}.")
+            raise CelonisParameterError(f"tables must be a non-empty list of table ids or names, not {list(tables)!r}.")
         known = self.get_data_model_tables(pool_id, data_model_id)
         by_id = {t.id: t.id for t in known}
         by_name: dict[str, set[str]] = {}
@@ -281,7 +282,7 @@ class CelonisHook(BaseHook):
         ``full_reload`` is sent as the ``fullReload`` query parameter when given (None sends nothing).
         """
         if not table_ids:
-            raise ValueError("A partial load needs at least one table id.")
+            raise CelonisParameterError("A partial load needs at least one table id.")
         params = _full_reload_params(full_reload)
         self._request(endpoints.data_model_partial_load(pool_id, data_model_id), json=list(table_ids), params=params)
 
@@ -346,7 +347,7 @@ class CelonisHook(BaseHook):
         Celonis answers 204 with no execution id, like a plain execute; an unknown task id is a 400.
         """
         if not isinstance(selection, DataJobSelection):
-            raise ValueError(f"selection must be a DataJobSelection, not {type(selection).__name__}.")
+            raise CelonisParameterError(f"selection must be a DataJobSelection, not {type(selection).__name__}.")
         self._request(endpoints.data_job_execute_subset(pool_id, job_id), json=selection.to_body())
 
 
@@ -410,7 +411,7 @@ class CelonisHook(BaseHook):
     ) -> PushJob:
         """Create a Data Push job for ``target_name``; chunks are added to it next."""
         if not str(target_name).strip():
-            raise ValueError("target_name must name the table to push into.")
+            raise CelonisParameterError("target_name must name the table to push into.")
         body: dict[str, Any] = {
             "type": PushType.parse(push_type).value,
             "fileType": PushFileType.parse(file_type).value,
@@ -609,7 +610,7 @@ def _full_reload_params(full_reload: bool | None) -> dict[str, str] | None:
     if full_reload is None:
         return None
     if not isinstance(full_reload, bool):
-        raise ValueError(f"full_reload must be True, False or None, not {full_reload!r}.")
+        raise CelonisParameterError(f"full_reload must be True, False or None, not {full_reload!r}.")
     return {endpoints.FULL_RELOAD_PARAM: "true" if full_reload else "false"}
 
 

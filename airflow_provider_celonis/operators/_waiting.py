@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
 from airflow_provider_celonis.discovery import one_of, resolve_pool_id
-from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
+from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
@@ -104,10 +104,10 @@ class CelonisWaitingOperator(BaseOperator):
     def _validate(self) -> None:
         if isinstance(self.api_retry_limit, bool) or not isinstance(self.api_retry_limit, int) \
                 or self.api_retry_limit < 1:
-            raise ValueError(f"api_retry_limit must be a whole number of attempts, at least 1, not "
+            raise CelonisParameterError(f"api_retry_limit must be a whole number of attempts, at least 1, not "
                              f"{self.api_retry_limit!r}.")
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
-            raise ValueError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
+            raise CelonisParameterError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
         for name in ("poll_interval", "timeout", "unknown_status_timeout"):
             require_positive_seconds(name, getattr(self, name))
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, resolve_job_selection
-from airflow_provider_celonis.exceptions import CelonisApiError
+from airflow_provider_celonis.exceptions import CelonisApiError, CelonisParameterError
 from airflow_provider_celonis.links import (
     XCOM_DATA_JOB_URL,
     XCOM_DATA_POOL_URL,
@@ -73,9 +73,9 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
         for name in ("extractions", "transformations", "data_models"):
             value = getattr(self, name)
             if isinstance(value, str):
-                raise ValueError(f"{name} must be a list, not the string {value!r}: write [{value!r}].")
+                raise CelonisParameterError(f"{name} must be a list, not the string {value!r}: write [{value!r}].")
         if self.runs_part and self.extractions == [] and self.transformations == [] and self.data_models == []:
-            raise ValueError("extractions, transformations and data_models are all empty: this runs nothing. "
+            raise CelonisParameterError("extractions, transformations and data_models are all empty: this runs nothing. "
                              "Leave one out (None) to run all of that kind.")
 
     def resolve_names(self) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis import assets
 from airflow_provider_celonis.discovery import one_of, resolve_data_model_id
-from airflow_provider_celonis.exceptions import CelonisApiError
+from airflow_provider_celonis.exceptions import CelonisApiError, CelonisParameterError
 from airflow_provider_celonis.links import (
     XCOM_DATA_MODEL_URL,
     XCOM_DATA_POOL_URL,
@@ -70,12 +70,12 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         super()._validate()
         one_of("data_model_id", self.data_model_id, "data_model_name", self.data_model_name)
         if not isinstance(self.from_cache, bool):
-            raise ValueError(f"from_cache must be True or False, not {self.from_cache!r}.")
+            raise CelonisParameterError(f"from_cache must be True or False, not {self.from_cache!r}.")
         if self.tables is not None:
             if isinstance(self.tables, str) or not all(isinstance(t, str) and t.strip() for t in self.tables):
-                raise ValueError(f"tables must be a list of table ids or names, not {self.tables!r}.")
+                raise CelonisParameterError(f"tables must be a list of table ids or names, not {self.tables!r}.")
             if not self.tables:
-                raise ValueError("tables is an empty list: pass None for a complete load, or name the tables.")
+                raise CelonisParameterError("tables is an empty list: pass None for a complete load, or name the tables.")
 
     def resolve_names(self) -> None:
         """Pool and data model names become ids."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, conf
 
 from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, resolve_data_model_id, resolve_pool_id
-from airflow_provider_celonis.exceptions import CelonisSensorFailure
+from airflow_provider_celonis.exceptions import CelonisParameterError, CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import parse_timestamp
 from airflow_provider_celonis.triggers.celonis import trigger_for
@@ -43,7 +43,7 @@ def _moment(value: Any) -> dt.datetime | None:
     try:
         return parse_timestamp(value)
     except ValueError:
-        raise ValueError(f"finished_after {value!r} is not a date: use e.g. '{{{{ data_interval_end }}}}'.") from None
+        raise CelonisParameterError(f"finished_after {value!r} is not a date: use e.g. '{{{{ data_interval_end }}}}'.") from None
 
 
 class _CelonisSensor(BaseSensorOperator):

@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_celonis.exceptions import CelonisParameterError
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
 from airflow_provider_celonis.waiting import (
     EXECUTION_WINDOW,
@@ -67,9 +68,9 @@ class _CelonisEventTrigger(BaseEventTrigger):
     ) -> None:
         super().__init__()
         if not isinstance(pool_id, str) or not pool_id.strip():
-            raise ValueError(f"pool_id must be the data pool id (from the Celonis UI URL), not {pool_id!r}.")
+            raise CelonisParameterError(f"pool_id must be the data pool id (from the Celonis UI URL), not {pool_id!r}.")
         if isinstance(poll_interval, bool) or not isinstance(poll_interval, int | float) or poll_interval <= 0:
-            raise ValueError(f"poll_interval must be a positive number of seconds, not {poll_interval!r}.")
+            raise CelonisParameterError(f"poll_interval must be a positive number of seconds, not {poll_interval!r}.")
         self.pool_id = pool_id
         self.celonis_conn_id = celonis_conn_id
         self.poll_interval = float(poll_interval)
@@ -153,7 +154,7 @@ class CelonisDataModelLoadEventTrigger(_CelonisEventTrigger):
     def __init__(self, *, data_model_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(data_model_id, str) or not data_model_id.strip():
-            raise ValueError(
+            raise CelonisParameterError(
                 f"data_model_id must be the data model id (from the Celonis UI URL), not {data_model_id!r}."
             )
         self.data_model_id = data_model_id
@@ -227,7 +228,7 @@ class CelonisDataJobEventTrigger(_CelonisEventTrigger):
     def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(data_job_id, str) or not data_job_id.strip():
-            raise ValueError(f"data_job_id must be the data job id (from the Celonis UI URL), not {data_job_id!r}.")
+            raise CelonisParameterError(f"data_job_id must be the data job id (from the Celonis UI URL), not {data_job_id!r}.")
         self.data_job_id = data_job_id
 
     def _kwargs(self) -> dict[str, Any]:
