@@ -435,7 +435,12 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
         if column.type == field.type:
             arrays.append(column)
             continue
+        # A column null so far was fixed as a string: a value of another type would land as its text.
+        kind = column.type
+        wrong = pa.types.is_string(field.type) and not (pa.types.is_string(kind) or pa.types.is_null(kind))
         try:
+            if wrong:
+                raise pa.ArrowInvalid(f"{field.type} was fixed while the column held only nulls")
             arrays.append(column.cast(field.type))  # safe: refuses to lose values
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise CelonisError(
