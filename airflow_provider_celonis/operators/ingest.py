@@ -67,8 +67,15 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
     :param spool_dir: where object files are written (default: the system temp directory).
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "connection_id", "table_name", *SOURCE_TEMPLATE_FIELDS,
-                                      "primary_keys", "age_column", "file_name_prefix")
+    template_fields: Sequence[str] = (
+        "celonis_conn_id",
+        "connection_id",
+        "table_name",
+        *SOURCE_TEMPLATE_FIELDS,
+        "primary_keys",
+        "age_column",
+        "file_name_prefix",
+    )
     template_fields_renderers = {"sql": "sql"}
     ui_color = "#1f4fff"
     ui_fgcolor = "#ffffff"
@@ -109,21 +116,37 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         for name in ("connection_id", "table_name"):
             require_text(name, getattr(self, name), "copy it from the data connection in Celonis Data Integration.")
         if isinstance(self.primary_keys, str):
-            raise ValueError(f"primary_keys must be a list of column names, not the string {self.primary_keys!r}: "
-                             f"write [{self.primary_keys!r}].")
+            raise ValueError(
+                f"primary_keys must be a list of column names, not the string {self.primary_keys!r}: "
+                f"write [{self.primary_keys!r}]."
+            )
         self._validate_source()
-        if isinstance(self.multipart_threshold_bytes, bool) or not isinstance(self.multipart_threshold_bytes, int) \
-                or self.multipart_threshold_bytes < MIN_PART_BYTES:
-            raise ValueError(f"multipart_threshold_bytes must be an integer of at least 5 MiB (the S3 minimum part "
-                             f"size), not {self.multipart_threshold_bytes!r}.")
-        if isinstance(self.object_size_bytes, bool) or not isinstance(self.object_size_bytes, int) \
-                or not MIN_CHUNK_BYTES <= self.object_size_bytes <= MAX_CHUNK_BYTES:
-            raise ValueError(f"object_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES}, not "
-                             f"{self.object_size_bytes!r}; the default is {DEFAULT_OBJECT_BYTES}.")
-        if isinstance(self.max_concurrent_uploads, bool) or not isinstance(self.max_concurrent_uploads, int) \
-                or not 1 <= self.max_concurrent_uploads <= 16:
-            raise ValueError(f"max_concurrent_uploads must be an integer from 1 to 16, not "
-                             f"{self.max_concurrent_uploads!r}.")
+        if (
+            isinstance(self.multipart_threshold_bytes, bool)
+            or not isinstance(self.multipart_threshold_bytes, int)
+            or self.multipart_threshold_bytes < MIN_PART_BYTES
+        ):
+            raise ValueError(
+                f"multipart_threshold_bytes must be an integer of at least 5 MiB (the S3 minimum part "
+                f"size), not {self.multipart_threshold_bytes!r}."
+            )
+        if (
+            isinstance(self.object_size_bytes, bool)
+            or not isinstance(self.object_size_bytes, int)
+            or not MIN_CHUNK_BYTES <= self.object_size_bytes <= MAX_CHUNK_BYTES
+        ):
+            raise ValueError(
+                f"object_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES}, not "
+                f"{self.object_size_bytes!r}; the default is {DEFAULT_OBJECT_BYTES}."
+            )
+        if (
+            isinstance(self.max_concurrent_uploads, bool)
+            or not isinstance(self.max_concurrent_uploads, int)
+            or not 1 <= self.max_concurrent_uploads <= 16
+        ):
+            raise ValueError(
+                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
+            )
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- checks before any upload ---------------------------------------------------------------
@@ -134,8 +157,10 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
     def _check_columns(self, columns: Sequence[str], where: str) -> None:
         missing = [c for c in self._required_columns() if c not in columns]
         if missing:
-            raise CelonisError(f"{where} lacks the column(s) {', '.join(missing)} Celonis needs to apply it; its "
-                               f"columns are: {', '.join(columns)}. Nothing was uploaded.")
+            raise CelonisError(
+                f"{where} lacks the column(s) {', '.join(missing)} Celonis needs to apply it; its "
+                f"columns are: {', '.join(columns)}. Nothing was uploaded."
+            )
 
     def _check_files(self) -> None:
         """Every source file holds the key and age columns (metadata or first block only), before any upload."""
@@ -167,8 +192,14 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
             spool = ChunkSpool(spool_dir, self.object_size_bytes, "PARQUET", encoding=INGESTION_PARQUET, nested=True)
             parts = self._checked_parts(self._source_parts(self.log, self.object_size_bytes))
             stream = ChunkStream(parts, spool, self.max_spooled_chunks, split_files=True).start()
-            uploader = ObjectUploader(client, self.connection_id, self.table_name, self.max_concurrent_uploads,
-                                      self.multipart_threshold_bytes, self.log)
+            uploader = ObjectUploader(
+                client,
+                self.connection_id,
+                self.table_name,
+                self.max_concurrent_uploads,
+                self.multipart_threshold_bytes,
+                self.log,
+            )
 
             def name(index: int, chunk: Chunk) -> str:
                 base = os.path.basename(chunk.source).split(".")[0] if chunk.source else label
@@ -182,18 +213,32 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         uploaded.sort(key=lambda u: u["key"])
         seconds = time.monotonic() - started
         size = sum(u["bytes"] for u in uploaded)
-        self.log.info("Uploaded %d object(s), %s rows, %.1f MB in %.1f s (%.1f MB/s).", len(uploaded),
-                      f"{sum(u['rows'] for u in uploaded):,}", size / 1e6, seconds, size / 1e6 / max(seconds, 1e-9))
-        return {"connection_id": self.connection_id, "table_name": self.table_name, "objects": uploaded,
-                "files": uploaded, "rows": sum(u["rows"] for u in uploaded), "bytes": size,
-                "multipart": uploader.multipart, "duration_seconds": round(seconds, 3)}
+        self.log.info(
+            "Uploaded %d object(s), %s rows, %.1f MB in %.1f s (%.1f MB/s).",
+            len(uploaded),
+            f"{sum(u['rows'] for u in uploaded):,}",
+            size / 1e6,
+            seconds,
+            size / 1e6 / max(seconds, 1e-9),
+        )
+        return {
+            "connection_id": self.connection_id,
+            "table_name": self.table_name,
+            "objects": uploaded,
+            "files": uploaded,
+            "rows": sum(u["rows"] for u in uploaded),
+            "bytes": size,
+            "multipart": uploader.multipart,
+            "duration_seconds": round(seconds, 3),
+        }
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the source as inputs, the table of the data connection as output."""
         from airflow_provider_celonis import lineage
 
-        output = lineage.celonis_dataset(CelonisHook(self.celonis_conn_id).base_url,
-                                         f"connections.{self.connection_id}.{self.table_name}")
+        output = lineage.celonis_dataset(
+            CelonisHook(self.celonis_conn_id).base_url, f"connections.{self.connection_id}.{self.table_name}"
+        )
         return lineage.operator_lineage(self._source_lineage_inputs(), [output])
 
     @staticmethod
