@@ -417,3 +417,25 @@ def test_timestamps_reach_ingestion_as_int64_with_zone(emulator, ingest_seed):
     at = pa.array([dt.datetime(2024, 3, 31, 1, 30, 0, 123456)], pa.timestamp("us", "UTC"))
     ingest_op(data=pa.table({"id": [1], "at": at})).execute(context())
     assert emulator.arrow_table("rt").column("at").type == pa.timestamp("us", "UTC")
+
+
+def test_compressed_parquet_is_decompressed_page_by_page(emulator, ingest_seed, tmp_path):
+    """A snappy file with INT96 timestamps goes up with its pages decompressed, not re-encoded (INT96 kept)."""
+    n = 30_000
+    source = pa.table(
+        {
+            "id": list(range(n)),
+            "at": pa.array([dt.datetime(2024, 1, 1, 0, 0, i % 60, i) for i in range(n)], pa.timestamp("us")),
+        }
+    )
+    pq.write_table(source, tmp_path / "s.parquet", use_deprecated_int96_timestamps=True, row_group_size=5000)
+    summary = ingest_op(source_path=str(tmp_path / "s.parquet"), object_size_bytes=MIN_CHUNK_BYTES * 2).execute(
+        context()
+    )
+    assert len(summary["objects"]) > 1
+    stored = dict(emulator.state.objects)
+    for key in (o["key"] for o in summary["objects"]):
+        metadata = pq.read_metadata(pa.BufferReader(stored[key]))
+        assert metadata.schema.column(1).physical_type == "INT96"
+        assert metadata.row_group(0).column(0).compression == "UNCOMPRESSED"
+    assert emulator.arrow_table("rt").sort_by("id").equals(source)

@@ -189,7 +189,9 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         label = self._source_label()
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="celonis-ingest-", dir=self.spool_dir) as spool_dir:
-            spool = ChunkSpool(spool_dir, self.object_size_bytes, "PARQUET", encoding=INGESTION_PARQUET, nested=True)
+            spool = ChunkSpool(
+                spool_dir, self.object_size_bytes, "PARQUET", encoding=INGESTION_PARQUET, nested=True, measure=False
+            )
             parts = self._checked_parts(self._source_parts(self.log, self.object_size_bytes))
             stream = ChunkStream(parts, spool, self.max_spooled_chunks, split_files=True).start()
             uploader = ObjectUploader(

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from airflow_provider_celonis.exceptions import CelonisError
-from airflow_provider_celonis.push import parquet_split
+from airflow_provider_celonis.push import parquet_decompress, parquet_split
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, ParquetEncoding
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
 from airflow_provider_celonis.push.sources import PARQUET_READ_BUFFER_BYTES, FileStart, WholeParquetFile
@@ -164,7 +164,7 @@ class ChunkSpool:
 
     def __init__(self, directory: str, chunk_size_bytes: int = DEFAULT_CHUNK_BYTES, file_type: str = "PARQUET",
                  allow_passthrough: bool = True, encoding: ParquetEncoding = DATA_PUSH_PARQUET, *,
-                 nested: bool = False, emit: Callable[[Chunk], None] | None = None,
+                 nested: bool = False, measure: bool = True, emit: Callable[[Chunk], None] | None = None,
                  reserve: Callable[[], None] | None = None) -> None:
         self.directory = directory
         self.encoding = encoding
@@ -178,6 +178,9 @@ class ChunkSpool:
         self.chunks: list[Chunk] = []
         self.emit = emit or self.chunks.append
         self.reserve = reserve or (lambda: None)
+        self.release: Callable[[], None] = lambda: None  # gives back a slot taken by ``reserve`` but not used
+        self.measure = measure  # measure string lengths (a push job's schema needs them)
+        self._pending_part = False
         self.target: pa.Schema | None = None
         self.source: str | None = None  # the source file being read, named on its chunks
         self._open: _OpenChunk | None = None
@@ -226,10 +229,13 @@ class ChunkSpool:
             raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         with parquet:
             schema = parquet.schema_arrow
-            if self._types_unchanged(schema) and self.encoding.mismatch(parquet.metadata) is None:
-                schema = self.normalize(schema.empty_table()).schema  # nullable fields, as every chunk has
-                if self.target is None or schema.equals(self.target):
-                    if self._add_unchanged(path, parquet, schema):
+            if self._types_unchanged(schema):
+                normalized = self.normalize(schema.empty_table()).schema  # nullable fields, as every chunk has
+                if self.target is None or normalized.equals(self.target):
+                    mismatch = self.encoding.mismatch(parquet.metadata)
+                    if mismatch is None and self._add_unchanged(path, parquet, normalized):
+                        return
+                    if mismatch is not None and self._decompress_only() and self._add_decompressed(path, normalized):
                         return
             rows_per_batch = self._rows_per_batch(parquet)
             for batch in parquet.iter_batches(batch_size=rows_per_batch):
@@ -240,7 +246,7 @@ class ChunkSpool:
     def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
         """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
         lengths: dict[str, int] = {}
-        strings = [f.name for f in schema if pa.types.is_string(f.type)]
+        strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
         if strings:
             for batch in parquet.iter_batches(columns=strings, batch_size=64 * 1024):
                 for name, length in max_string_bytes(batch).items():
@@ -268,6 +274,38 @@ class ChunkSpool:
             self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
         return True
 
+    def _decompress_only(self) -> bool:
+        """Whether a compressed file fits the sink once its pages are decompressed (ingestion: any timestamps)."""
+        return self.allow_passthrough and self.encoding.compression == "none" and not self.encoding.timestamps_required
+
+    def _add_decompressed(self, path: str, schema: pa.Schema) -> bool:
+        """The file's pages decompressed into parts (``parquet_decompress``); False when it cannot be done."""
+        self._splits += 1
+        parts = parquet_decompress.decompress(path, self.chunk_size, self.directory, f"plain-{self._splits:04d}",
+                                              before_part=self._before_part)
+        self._pending_part = False
+        try:
+            first = next(parts, None)
+        except parquet_decompress.SplitError:
+            if self._pending_part:  # a slot was taken for a part that was never written
+                self.release()
+            return False
+        self.flush()
+        self._close_open()
+        self.tracker.add(schema, {})
+        try:
+            while first is not None:
+                target, rows = first
+                self._emit(Chunk(target, rows, os.path.getsize(target), schema, source=self.source))
+                first = next(parts, None)
+        except parquet_decompress.SplitError as exc:
+            raise CelonisError(f"Cannot rewrite parquet file {path!r} uncompressed: {exc}") from None
+        return True
+
+    def _before_part(self) -> None:
+        self.reserve()
+        self._pending_part = True
+
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """One batch of rows (coalesced with small ones, cut when large)."""
         batch = self.normalize(batch)
@@ -276,7 +314,7 @@ class ChunkSpool:
         if batch.num_rows == 0:
             self.tracker.add(batch.schema, {})
             return
-        self.tracker.add(batch.schema, max_string_bytes(batch))
+        self.tracker.add(batch.schema, max_string_bytes(batch) if self.measure else {})
         if self._pending and not self._pending[0].schema.equals(batch.schema):
             self.flush()
         if batch.nbytes > self.max_batch_bytes and batch.num_rows > 1:

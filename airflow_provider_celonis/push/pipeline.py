@@ -132,6 +132,7 @@ class ChunkStream:
         self._thread = threading.Thread(target=self._run, name="celonis-spool", daemon=True)
         spool.emit = self._emitted
         spool.reserve = self._reserve
+        spool.release = self.slots.release
 
     # --- the reading thread -------------------------------------------------------------------------
 
