@@ -1,6 +1,7 @@
 """Source → chunk files → sink, pipelined: a chunk uploads while the next is written, with bounded spool disk.
 
-The source is read and spooled in a thread of its own (``ChunkStream``); the caller takes the finished
+The source is read in a thread of its own and spooled in another (``ChunkStream``: reading and encoding
+overlap, a few batches apart); the caller takes the finished
 chunks as they come and uploads them, deleting each file once it is stored. ``SpoolSlots`` allows at
 most ``max_spooled_chunks`` finished chunk files (waiting or uploading) plus the one being written in the
 spool directory: the reader waits for a free slot, so disk and memory do not grow with the dataset; peak
@@ -36,6 +37,9 @@ from airflow_provider_celonis.push.sources import FileStart, WholeParquetFile
 
 DEFAULT_MAX_SPOOLED_CHUNKS = 2
 JOIN_SECONDS = 30.0
+# Parts (batches) read ahead of the chunk writer: reading (a database, a CSV parser) and parquet encoding run
+# in two threads, on two cores; the queue bounds the memory this costs to a few batches.
+PREFETCH_PARTS = 4
 
 
 class Stopped(Exception):
@@ -129,6 +133,8 @@ class ChunkStream:
         self.committed = not hold
         self._held: list[Chunk] = []
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._parts: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH_PARTS)
+        self._reader = threading.Thread(target=self._read, name="celonis-read", daemon=True)
         self._thread = threading.Thread(target=self._run, name="celonis-spool", daemon=True)
         spool.emit = self._emitted
         spool.reserve = self._reserve
@@ -138,12 +144,42 @@ class ChunkStream:
 
     def start(self) -> ChunkStream:
         """Start reading."""
+        self._reader.start()
         self._thread.start()
         return self
 
-    def _run(self) -> None:
+    def _read(self) -> None:
+        """The reading thread: the source's parts into ``_parts`` (at most ``PREFETCH_PARTS`` ahead)."""
         try:
             for part in self.parts:
+                while not self.slots.closed:
+                    try:
+                        self._parts.put(part, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self.slots.closed:
+                    return
+            self._parts.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - raised in the spooling thread
+            self._parts.put(exc)
+        finally:
+            close = getattr(self.parts, "close", None)
+            if close is not None:  # a generator stopped early: close its cursor or file now, in this thread
+                close()
+
+    def _prefetched(self) -> Iterator[Any]:
+        while True:
+            part = self._parts.get()
+            if part is _END:
+                return
+            if isinstance(part, BaseException):
+                raise part
+            yield part
+
+    def _run(self) -> None:
+        try:
+            for part in self._prefetched():
                 if self.slots.closed:
                     raise Stopped
                 if isinstance(part, FileStart):
@@ -223,8 +259,9 @@ class ChunkStream:
     def close(self) -> None:
         """Stop the reader (if still reading) and wait for it, so the spool directory can be removed."""
         self.slots.close()
-        if self._thread.is_alive():
-            self._thread.join(JOIN_SECONDS)
+        for thread in (self._thread, self._reader):
+            if thread.is_alive():
+                thread.join(JOIN_SECONDS)
 
 
 def rereadable(data: Any) -> bool:
