@@ -15,7 +15,25 @@ tests do; skipped with a note when PostgreSQL is not installed):
 - ``pg_handwritten_adbc``: what a skilled user would script: fetch everything through ADBC, write one
   parquet file, upload it, execute, wait;
 - ``operator_pg_adbc`` / ``operator_pg_dbapi``: CelonisPushDataOperator with ``sql`` on the PostgreSQL
-  connection, ``sql_reader="adbc"`` and ``"dbapi"`` (the server-side cursor fallback).
+  connection, ``sql_reader="adbc"`` and ``"dbapi"`` (the server-side cursor fallback);
+- ``operator_pg_ingest``: CelonisIngestDataOperator with the same query (Standard Data Ingestion);
+
+memory and the other sources (each re-encoded, so its reading is what is measured):
+
+- ``operator_csv``: CelonisPushDataOperator with ``source_path`` = the rows as a CSV file;
+- ``operator_parquet_one_row_group``: the rows as one parquet row group with INT64 timestamps (re-encoded
+  for Data Push, read in slices);
+
+and Standard Data Ingestion:
+
+- ``ingest_put_limit``: the rows as one uncompressed parquet file, sent with one raw ``put_object`` (the
+  boto3 client is made inside the clock, as the operator makes its own);
+- ``operator_ingest_parquet``: CelonisIngestDataOperator with ``source_path`` = the snappy parquet file
+  (re-encoded to uncompressed parquet on the way: included).
+
+Each operator case also reports its peak spool disk (a thread polling the spool directory) and its peak
+RSS above the process's own import-only baseline (Airflow, the provider and Arrow loaded, nothing read),
+against the bound 2 × chunk + 100 MB.
 
 Every case is timed from its first request to the job's DONE, after the process has loaded its
 libraries. Figures are medians of ``--repeat`` runs.
@@ -29,6 +47,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -46,8 +65,18 @@ CASES = (
     "pg_handwritten_adbc",
     "operator_pg_adbc",
     "operator_pg_dbapi",
+    "operator_pg_ingest",
+    "operator_csv",
+    "operator_parquet_one_row_group",
+    "ingest_put_limit",
+    "operator_ingest_parquet",
 )
 PG_CASES = tuple(c for c in CASES if "pg_" in c)
+INGEST_CASES = ("operator_pg_ingest", "ingest_put_limit", "operator_ingest_parquet")
+CHUNK_BYTES = 256 * 1024 * 1024  # the operators' default chunk_size_bytes / object size used here
+MAX_SPOOLED = 2
+# Extra CelonisIngestDataOperator arguments for the ingestion cases (JSON in BENCH_INGEST_OPTIONS, to explore).
+INGEST_OPTIONS = json.loads(os.environ.get("BENCH_INGEST_OPTIONS") or "{}")
 PG_QUERY = "select * from orders"
 PG_DDL = (
     "create table orders (id bigint, amount double precision, qty bigint, customer text, city text, "
@@ -83,8 +112,16 @@ def generate(rows: int):
     )
 
 
+def data_files(parquet_path: str) -> dict[str, str]:
+    """The other forms of the rows next to the parquet file: CSV, one row group, uncompressed."""
+    base = parquet_path[: -len("-int96.parquet")]
+    return {"csv": base + ".csv", "one_row_group": base + "-one-row-group.parquet",
+            "uncompressed": base + "-uncompressed.parquet"}
+
+
 def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
     """The parquet file and SQLite database of ``rows`` rows (made once, then reused)."""
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     os.makedirs(data_dir, exist_ok=True)
@@ -110,6 +147,16 @@ def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
         db.commit()
         db.close()
         os.replace(db_path + ".tmp", db_path)
+    files = data_files(parquet_path)
+    if not os.path.exists(files["csv"]):
+        with pacsv.CSVWriter(files["csv"] + ".tmp", pq.read_schema(parquet_path)) as writer:
+            for batch in pq.ParquetFile(parquet_path).iter_batches(batch_size=200_000):
+                writer.write_batch(batch)
+        os.replace(files["csv"] + ".tmp", files["csv"])
+    for name, options in (("one_row_group", {"row_group_size": rows}), ("uncompressed", {"compression": "none"})):
+        if not os.path.exists(files[name]):
+            pq.write_table(pq.read_table(parquet_path), files[name] + ".tmp", **options)
+            os.replace(files[name] + ".tmp", files[name])
     return parquet_path, db_path
 
 
@@ -152,6 +199,33 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class SpoolWatch:
+    """Polls a directory: the most bytes it held at once."""
+
+    def __init__(self, root: str) -> None:
+        import threading
+
+        self.root, self.peak = root, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            for folder, _, names in os.walk(self.root):
+                for name in names:
+                    with contextlib.suppress(OSError):
+                        total += os.path.getsize(os.path.join(folder, name))
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.01)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
 def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     import io
 
@@ -159,8 +233,10 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from airflow_provider_celonis.emulator.seed import DEMO_CONNECTION_ID as connection
     from airflow_provider_celonis.emulator.seed import DEMO_POOL_ID as pool
     from airflow_provider_celonis.hooks.celonis import CelonisHook
+    from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator
     from airflow_provider_celonis.operators.push import CelonisPushDataOperator
 
     class TI:
@@ -173,9 +249,17 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     # process), so every case loads them, and opens the connection, before the clock starts.
     pc.max(pa.array([1]))
     hook.list_data_pools()
+    files = data_files(parquet_path)
     baseline_mb = peak_rss_mb()
+    spool = tempfile.mkdtemp(prefix="bench-spool-")
+    watch = SpoolWatch(spool)
     started = time.perf_counter()
-    if case == "transfer_limit":
+    job_id = None
+    if case == "ingest_put_limit":  # the client is made inside the clock, as the operator makes its own
+        client = hook.get_ingestion_client()
+        with open(files["uncompressed"], "rb") as handle:
+            client.put_object(Bucket="continuous", Key=f"connection/{connection}/bench/raw.parquet", Body=handle)
+    elif case == "transfer_limit":
         job = hook.create_push_job(pool, "bench")
         hook.add_push_chunk(pool, job.id, parquet_path)
         hook.execute_push_job(pool, job.id)
@@ -205,7 +289,7 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
                 names=table.column_names,
             )
             body = io.BytesIO()
-            pq.write_table(table, body, use_deprecated_int96_timestamps=True)  # what Data Push reads
+            pq.write_table(table, body, use_deprecated_int96_timestamps=True)  # what Data Push reads (fact 6)
             job = hook.create_push_job(pool, "bench")
             hook.add_push_chunk(pool, job.id, body.getvalue())
             hook.execute_push_job(pool, job.id)
@@ -220,19 +304,30 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
         hook.execute_push_job(pool, job.id)
         wait_done(hook, pool, job.id)
         job_id = job.id
+    elif case in ("operator_pg_ingest", "operator_ingest_parquet"):
+        source = {"sql": PG_QUERY, "sql_conn_id": "bench_pg"} if "pg" in case else {"source_path": parquet_path}
+        CelonisIngestDataOperator(
+            task_id="bench", connection_id=connection, table_name="bench", file_name_prefix="bench-",
+            max_spooled_chunks=MAX_SPOOLED, spool_dir=spool, **source, **INGEST_OPTIONS
+        ).execute({"ti": TI()})
     else:
         source = {
             "operator_parquet": {"source_path": parquet_path},
             "operator_sql": {"sql": "select * from orders", "sql_conn_id": "bench_db"},
             "operator_pg_adbc": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "adbc"},
             "operator_pg_dbapi": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "dbapi"},
+            "operator_csv": {"source_path": files["csv"]},
+            "operator_parquet_one_row_group": {"source_path": files["one_row_group"]},
         }[case]
         summary = CelonisPushDataOperator(
-            task_id="bench", pool_id=pool, table_name="bench", poll_interval=0.05, **source
+            task_id="bench", pool_id=pool, table_name="bench", poll_interval=0.05, chunk_size_bytes=CHUNK_BYTES,
+            max_spooled_chunks=MAX_SPOOLED, spool_dir=spool, **source
         ).execute({"ti": TI()})
         job_id = summary["push_job_id"]
     seconds = time.perf_counter() - started
     peak_mb = peak_rss_mb()
+    spool_peak_mb = watch.stop() / 1e6
+    shutil.rmtree(spool, ignore_errors=True)
     if job_id:
         hook.delete_push_job(pool, job_id)  # frees the emulator's copy of the chunks
     return {
@@ -241,6 +336,7 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
         "seconds": seconds,
         "peak_rss_mb": peak_mb,
         "baseline_rss_mb": baseline_mb,
+        "spool_peak_mb": spool_peak_mb,
         "file_mb": os.path.getsize(parquet_path) / 1e6,
     }
 
@@ -254,12 +350,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_emulator(workdir: str) -> tuple[subprocess.Popen, str]:
+def start_emulator(workdir: str) -> tuple[subprocess.Popen, str, dict]:
     from airflow_provider_celonis.emulator import seed as seeds
 
     seed = seeds.demo_seed()
     seed["settings"]["push_seconds"] = 0.0
     seed["settings"]["registration_seconds"] = 0.0
+    # A table without a primary key on the ingestion connection: objects are appended (no upsert work).
+    seed["pools"][0]["connections"][0]["tables"].append({"name": "bench", "primary_key": []})
     seed_path = os.path.join(workdir, "seed.json")
     with open(seed_path, "w") as handle:
         json.dump(seed, handle)
@@ -274,10 +372,19 @@ def start_emulator(workdir: str) -> tuple[subprocess.Popen, str]:
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return process, url
+            return process, url, seed
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("the emulator did not start")
+
+
+def reseed(url: str, seed: dict) -> None:
+    """Load the seed again: the emulator drops its tables, objects and jobs."""
+    import urllib.request
+
+    request = urllib.request.Request(url + "/_emulator/seed", data=json.dumps(seed).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=60).read()
 
 
 def main() -> None:
@@ -297,7 +404,7 @@ def main() -> None:
     from airflow_provider_celonis.emulator.__main__ import connection_value
 
     workdir = tempfile.mkdtemp(prefix="celonis-bench-")
-    emulator, url = start_emulator(workdir)
+    emulator, url, seed = start_emulator(workdir)
     env = {
         **os.environ,
         "AIRFLOW_CONN_CELONIS_DEFAULT": connection_value(url),
@@ -327,8 +434,12 @@ def main() -> None:
             if server is not None:
                 load_postgres(server, parquet_path)
             results: dict[str, list[dict]] = {c: [] for c in cases}
+            # Warm the emulator up (Arrow loads compute kernels on first use, ~1 s): no case pays for it.
+            subprocess.run([sys.executable, __file__, "--case", "transfer_limit", "--parquet", parquet_path, "--db",
+                            db_path], env=env, capture_output=True, check=False)
             for _ in range(args.repeat):
                 for case in cases:
+                    reseed(url, seed)  # every case starts from empty tables (the emulator keeps them in memory)
                     out = subprocess.run(
                         [sys.executable, __file__, "--case", case, "--parquet", parquet_path, "--db", db_path],
                         env=env,
@@ -346,25 +457,36 @@ def main() -> None:
 
 
 def report(rows: int, results: dict[str, list[dict]]) -> None:
-    """Medians per case, with ratios to the transfer limit and (PostgreSQL cases) to the source limit."""
+    """Medians per case, with ratios to the limits and the memory and spool bounds."""
 
     def median_seconds(case: str) -> float | None:
         runs = results.get(case)
         return statistics.median(r["seconds"] for r in runs) if runs else None
 
     file_mb = next(iter(results.values()))[0]["file_mb"]
-    limit, source_limit = median_seconds("transfer_limit"), median_seconds("pg_source_limit")
-    print(f"\n{rows:,} rows, parquet file {file_mb:.0f} MB, medians of {len(next(iter(results.values())))} runs")
-    print(f"{'case':<21}{'seconds':>9}{'rows/s':>13}{'MB/s':>8}{'peak RSS MB':>13}{'vs source':>10}{'vs limit':>10}")
+    limits = {"transfer": median_seconds("transfer_limit"), "source": median_seconds("pg_source_limit"),
+              "put": median_seconds("ingest_put_limit"), "handwritten": median_seconds("pg_handwritten_adbc")}
+    bound_mb = (2 * CHUNK_BYTES + 100e6) / 1e6
+    spool_bound_mb = (MAX_SPOOLED + 1) * CHUNK_BYTES / 1e6
+    print(f"\n{rows:,} rows, parquet file {file_mb:.0f} MB, medians of {len(next(iter(results.values())))} runs; "
+          f"memory bound +{bound_mb:.0f} MB, spool bound {spool_bound_mb:.0f} MB")
+    print(f"{'case':<31}{'seconds':>9}{'rows/s':>12}{'peak RSS':>10}{'+base':>7}{'spool MB':>9}  ratio")
     for case, runs in results.items():
         seconds = median_seconds(case)
         peak = statistics.median(r["peak_rss_mb"] for r in runs)
-        vs_source = f"{source_limit / seconds:>10.0%}" if source_limit and case in PG_CASES else " " * 10
-        vs_limit = f"{limit / seconds:>10.0%}" if limit and case not in ("pg_source_limit",) else ""
-        print(
-            f"{case:<21}{seconds:>9.2f}{rows / seconds:>13,.0f}{file_mb / seconds:>8.1f}{peak:>13.0f}"
-            f"{vs_source}{vs_limit}"
-        )
+        above = statistics.median(r["peak_rss_mb"] - r["baseline_rss_mb"] for r in runs)
+        spool = statistics.median(r.get("spool_peak_mb", 0) for r in runs)
+        ratios = []
+        if case in PG_CASES and case != "pg_source_limit" and limits["source"]:
+            ratios.append(f"{limits['source'] / seconds:.0%} of source limit")
+        if case == "operator_pg_adbc" and limits["handwritten"]:
+            ratios.append(f"{limits['handwritten'] / seconds:.0%} of hand-written")
+        if case in INGEST_CASES and case != "ingest_put_limit" and limits["put"]:
+            ratios.append(f"{limits['put'] / seconds:.0%} of raw put")
+        if case not in INGEST_CASES and case not in PG_CASES and limits["transfer"]:
+            ratios.append(f"{limits['transfer'] / seconds:.0%} of transfer limit")
+        print(f"{case:<31}{seconds:>9.2f}{rows / seconds:>12,.0f}{peak:>10.0f}{above:>7.0f}{spool:>9.0f}  "
+              f"{'; '.join(ratios)}")
     sys.stdout.flush()
 
 

@@ -16,6 +16,7 @@ from tests.conftest import POOL, dags_test, test_seed
     "example_celonis_push_then_reload",
     "example_celonis_ingest_files",
     "example_celonis_by_name",
+    "example_celonis_ingest_sql",
 ])
 def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
@@ -49,3 +50,16 @@ def test_push_examples_land_their_data(airflow_env, emulator_server):
     assert ok, output[-4000:]
     shipments = emulator_server.state.tables[(POOL, "shipment")].to_pylist()
     assert len(shipments) == 100 and shipments[0]["carrier"] == "DHL, Express"
+
+
+def test_ingest_sql_example_lands_its_rows(airflow_env, emulator_server):
+    """The SQL ingestion DAG's 500 deliveries land in the connection's table exactly as SQLite held them."""
+    emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
+    ok, output = dags_test(airflow_env, "example_celonis_ingest_sql")
+    assert ok, output[-4000:]
+    rows = sorted(emulator_server.state.tables[(POOL, "shipment")].to_pylist(), key=lambda r: r["order_id"])
+    assert len(rows) == 500
+    assert rows[0] == {"order_id": 0, "created_at": 1_700_000_000, "carrier": "DHL, Express", "weight_kg": 0.0,
+                       "delivered_on": "2026-01-01"}
+    assert rows[2]["carrier"] == "Ünïcödé Post" and rows[499]["weight_kg"] == 499 / 8
+    assert [e["status"] for e in emulator_server.state.ingestion_log] == ["PROCESSED"]

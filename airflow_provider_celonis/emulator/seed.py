@@ -99,6 +99,9 @@ SWITCHES: dict[str, tuple[str, ...]] = {
     "job_status_has_latest_execution_item": ("false", "true"),
     "create_push_job_response": ("json", "empty_204"),
     "push_parquet_int64_timestamps": ("reject", "accept"),
+    # Whether the ingestion endpoint takes S3 multipart uploads: undocumented [guess]; "refuse" answers
+    # CreateMultipartUpload with 501 NotImplemented, as S3-compatible gateways without it do.
+    "ingestion_multipart": ("accept", "refuse"),
 }
 
 

@@ -506,9 +506,7 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             self._send(200, b"", {"Content-Length": str(len(data)), "ETag": f'"{_etag(data)}"'}, head=True)
             return 200
         if method == "POST" and "uploads" in query:
-            new_id = uuid.uuid4().hex
-            with state.lock:
-                state.uploads[new_id] = {"key": key, "parts": {}}
+            new_id = state.start_multipart(key)
             self._send(200, s3.xml_document("InitiateMultipartUploadResult",
                                             {"Bucket": "continuous", "Key": key, "UploadId": new_id}),
                        {"Content-Type": "application/xml"})

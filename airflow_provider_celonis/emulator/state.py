@@ -165,6 +165,7 @@ class EmulatorState:
             # How Data Push reads INT64 timestamp columns: every Celonis-written client sends INT96 and no
             # source shows INT64 being read, so by default a chunk with INT64 timestamps fails the job.
             self.push_int64_timestamps = _choice(settings, "push_parquet_int64_timestamps")
+            self.ingestion_multipart = _choice(settings, "ingestion_multipart")
             # Create job answers the job (JSON) or, as the Data Push OpenAPI also lists, 204 with no body.
             self.create_push_job_response = _choice(settings, "create_push_job_response")
             # A submit this soon after another submit in the team answers 409 (Celonis support advised ~30 s
@@ -724,6 +725,16 @@ class EmulatorState:
                 if connection.get("access_key") == access_key:
                     return pool_id, connection
         raise S3Error(403, "InvalidAccessKeyId", "The AWS access key id you provided does not exist in our records.")
+
+    def start_multipart(self, key: str) -> str:
+        """A new multipart upload's id, or 501 NotImplemented under ``ingestion_multipart: refuse``."""
+        with self.lock:
+            if self.ingestion_multipart == "refuse":
+                raise S3Error(501, "NotImplemented",
+                              "A header you provided implies functionality that is not implemented (multipart upload).")
+            upload_id = uuid.uuid4().hex
+            self.uploads[upload_id] = {"key": key, "parts": {}}
+            return upload_id
 
     def ingest(self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes) -> None:
         """Store an uploaded object and apply it like Celonis does (asynchronously there; at once here)."""

@@ -238,7 +238,10 @@ def cut_strings(table: pa.Table, table_schema: dict[str, Any] | None, fallback_l
     for name in table.column_names:
         column = table.column(name)
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.utf8_slice_codeunits(column, 0, lengths.get(name, default))
+            limit = lengths.get(name, default)
+            longest = pc.max(pc.binary_length(column)).as_py() or 0
+            if longest > limit:  # bytes ≥ characters: no value is longer than the limit otherwise (skip the copy)
+                column = pc.utf8_slice_codeunits(column, 0, limit)
         arrays.append(column)
     return pa.table(arrays, names=table.column_names)
 

@@ -4,35 +4,30 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
 
 from airflow_provider_celonis import assets
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.links import XCOM_DATA_POOL_URL, CelonisDataPoolLink
 from airflow_provider_celonis.models import PushFileType, PushType
+from airflow_provider_celonis.operators._source import SOURCE_TEMPLATE_FIELDS, SourceParameters
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.push.chunks import (
     CSV_PARSING_OPTIONS,
     DEFAULT_CHUNK_BYTES,
+    Chunk,
     ChunkSpool,
-    PreparedPush,
     validate_chunk_size,
 )
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, parse_timestamps
-from airflow_provider_celonis.push.sources import (
-    DEFAULT_SQL_BATCH_ROWS,
-    SQL_READERS,
-    CsvReadOptions,
-    WholeParquetFile,
-    expand_paths,
-    file_parts,
-    object_batches,
-    sql_batches,
-    with_progress,
+from airflow_provider_celonis.push.pipeline import (
+    DEFAULT_MAX_SPOOLED_CHUNKS,
+    ChunkStream,
+    Committed,
+    validate_max_spooled_chunks,
 )
+from airflow_provider_celonis.push.schema import SchemaTracker
 from airflow_provider_celonis.push.submit import submit_push_job
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
 from airflow_provider_celonis.validation import require_text
@@ -43,24 +38,25 @@ if TYPE_CHECKING:
 
 UPSERT_STRATEGIES = ("UPSERT_WITH_UNCHANGED_METADATA", "UPSERT_WITH_NULLIFICATION")
 MAX_JOB_ATTEMPTS = 2
+IDLE_SECONDS = 0.2  # how often the uploader looks for unclear uploads to settle while no chunk is ready
 
 
-class CelonisPushDataOperator(CelonisWaitingOperator):
+class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     """Push rows from files, a SQL query or an Arrow/pandas object into a data pool table, and wait.
 
-    The source is streamed into parquet (or CSV) chunk files of at most ``chunk_size_bytes`` in a local
-    spool directory, measuring the data on the way; then a push job is created with a table schema
-    derived from the data (types and string lengths, so Celonis never cuts a string to 80 characters),
-    the chunks are uploaded, the job is executed, and the task waits for DONE. If anything fails after
-    the job was created, the job is deleted (before execution) or cancelled (after), so no half-pushed
-    job is ever executed later.
+    The source is read in a thread of its own into parquet (or CSV) chunk files of at most
+    ``chunk_size_bytes`` in a local spool directory, measuring the data on the way; each chunk is uploaded
+    while the next is written, and at most ``max_spooled_chunks`` chunk files exist at once (see
+    ``push.pipeline``). The push job is created once the table schema is known: when the source ends
+    within ``max_spooled_chunks`` chunks, from all of it (types and exact string lengths, so Celonis never
+    cuts a string to 80 characters); else from the data read so far, string columns declared at the largest
+    length Celonis takes. If anything fails after the job was created, the job is deleted (before
+    execution) or cancelled (after), so no half-pushed job is ever executed later. Nested columns (struct,
+    list) fail before any request: Data Push tables are flat (``CelonisIngestDataOperator`` takes them).
 
-    Give exactly one source:
-
-    :param source_path: a local path or glob (or a list of them) of parquet, CSV or gzip CSV files. Templated.
-    :param sql: a query run through ``sql_conn_id`` (any Airflow database connection). Templated.
-    :param data: a pyarrow Table / RecordBatch / RecordBatchReader, an iterable of RecordBatches, or a
-        pandas DataFrame, built in the DAG file or a callable; not an XCom (it would go through the database).
+    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
+    ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
+    ``operators._source.SourceParameters``, shared with ``CelonisIngestDataOperator``.
 
     :param pool_id: the data pool id. Templated.
     :param pool_name: or the data pool's name as shown in Celonis (one lookup before anything is read). Templated.
@@ -70,22 +66,16 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     :param upsert_strategy: ``UPSERT_WITH_UNCHANGED_METADATA`` or ``UPSERT_WITH_NULLIFICATION`` (DELTA only).
     :param file_type: chunk format: ``PARQUET`` (default, typed and compact) or ``CSV``.
     :param table_schema: per-column overrides of the derived schema, e.g. ``{"note": {"fieldLength": 4000}}``.
-    :param source_format: ``parquet`` or ``csv`` for ``source_path`` files whose names do not tell.
-    :param csv_options: how CSV source files are read: ``delimiter``, ``quote_char``, ``escape_char``,
-        ``encoding``, ``null_values``, ``column_types`` (without it every column is text, exactly as written).
-    :param sql_conn_id: the Airflow connection ``sql`` runs on. Templated.
-    :param sql_parameters: parameters bound to ``sql``. Templated.
-    :param sql_batch_rows: rows fetched from the cursor at a time.
-    :param sql_reader: how ``sql`` is read: ``auto`` (ADBC when a driver is installed for the connection's
-        database, else DB-API), ``adbc`` or ``dbapi`` (see ``push.sql``).
     :param connection_id: the data connection in the pool the table belongs to (optional). Templated.
     :param parquet_timestamps: how parquet chunks store timestamps: ``int96`` (default; what Celonis's own
         client writes for Data Push, microseconds kept) or ``int64_us`` (opt-in; no source shows Data Push
         reading it). A parquet source file in the other encoding is re-encoded, not sent unchanged.
     :param chunk_size_bytes: the largest chunk (default 256 MiB; the API limit is 1 GB).
     :param max_concurrent_uploads: chunks uploaded at the same time (default 2).
+    :param max_spooled_chunks: finished chunk files on local disk at once (waiting or uploading), besides the
+        one being written (default 2).
     :param spool_dir: where chunk files are written (default: the system temp directory); needs room for
-        the data as compressed parquet.
+        ``max_spooled_chunks`` + 1 chunks.
     :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/<table>`` with rows,
         chunks, the push job id and its status (default True; see docs/scheduling-on-celonis-data.md).
 
@@ -94,8 +84,8 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
     with the push job id, status, chunks, rows, bytes and duration.
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "table_name", "source_path", "sql",
-                                      "sql_conn_id", "sql_parameters", "keys", "connection_id")
+    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "table_name",
+                                      *SOURCE_TEMPLATE_FIELDS, "keys", "connection_id")
     template_fields_renderers = {"sql": "sql"}
     operator_extra_links = (CelonisDataPoolLink(),)
 
@@ -103,24 +93,16 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         self,
         *,
         table_name: str,
-        source_path: str | Sequence[str] | None = None,
-        sql: str | None = None,
-        data: Any = None,
         push_type: str = "REPLACE",
         keys: Sequence[str] | None = None,
         upsert_strategy: str | None = None,
         file_type: str = "PARQUET",
         table_schema: Mapping[str, Mapping[str, Any]] | None = None,
-        source_format: str | None = None,
-        csv_options: Mapping[str, Any] | None = None,
-        sql_conn_id: str | None = None,
-        sql_parameters: Any = None,
-        sql_batch_rows: int = DEFAULT_SQL_BATCH_ROWS,
-        sql_reader: str = "auto",
         connection_id: str | None = None,
         parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
         max_concurrent_uploads: int = 2,
+        max_spooled_chunks: int = DEFAULT_MAX_SPOOLED_CHUNKS,
         spool_dir: str | None = None,
         emit_asset: bool = True,
         **kwargs: Any,
@@ -128,38 +110,27 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         super().__init__(**kwargs)
         assets.add_outlet(self, emit_asset)
         self.table_name = table_name
-        self.source_path = source_path
-        self.sql = sql
-        self.data = data
         self.push_type = push_type
         self.keys = keys
         self.upsert_strategy = upsert_strategy
         self.file_type = file_type
         self.table_schema = table_schema
-        self.source_format = source_format
-        self.csv_options = csv_options
-        self.sql_conn_id = sql_conn_id
-        self.sql_parameters = sql_parameters
-        self.sql_batch_rows = sql_batch_rows
-        self.sql_reader = sql_reader
         self.connection_id = connection_id
         self.parquet_timestamps = parquet_timestamps
         self.chunk_size_bytes = chunk_size_bytes
         self.max_concurrent_uploads = max_concurrent_uploads
+        self.max_spooled_chunks = max_spooled_chunks
         self.spool_dir = spool_dir
         self._push_job_id: str | None = None
         self._executed = False
+        self.peak_spooled_chunks = 0  # the most chunk files that existed at once (for tests and the benchmark)
 
     # --- checks ---------------------------------------------------------------------------------
 
     def _validate(self) -> None:
         super()._validate()
         require_text("table_name", self.table_name, "name the data pool table to push into.")
-        given = [name for name in ("source_path", "sql", "data") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f"Give exactly one source: source_path, sql or data (got {', '.join(given) or 'none'}).")
-        if self.sql is not None and not self.sql_conn_id:
-            raise ValueError("sql needs sql_conn_id: the Airflow connection of the database to query.")
+        self._validate_source()
         push_type = PushType.parse(self.push_type)
         PushFileType.parse(self.file_type)
         if isinstance(self.keys, str):
@@ -179,90 +150,98 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
             raise ValueError(f"max_concurrent_uploads must be an integer from 1 to 16, not "
                              f"{self.max_concurrent_uploads!r}.")
-        if not isinstance(self.sql_batch_rows, int) or self.sql_batch_rows < 1:
-            raise ValueError(f"sql_batch_rows must be a positive integer, not {self.sql_batch_rows!r}.")
-        if self.sql_reader not in SQL_READERS:
-            raise ValueError(f"sql_reader must be one of {', '.join(SQL_READERS)}, not {self.sql_reader!r}.")
-        CsvReadOptions.from_dict(self.csv_options)
+        validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- the push -------------------------------------------------------------------------------
 
-    def _source_parts(self) -> Iterator[pa.RecordBatch | WholeParquetFile]:
-        if self.source_path is not None:
-            parts = file_parts(expand_paths(self.source_path), self.source_format,
-                               CsvReadOptions.from_dict(self.csv_options))
-        elif self.sql is not None:
-            parts = sql_batches(self.sql_conn_id, self.sql, self.sql_parameters, self.sql_batch_rows,
-                                self.sql_reader, self.log)
-        else:
-            parts = object_batches(self.data)
-        return with_progress(parts, self.log, every_bytes=self.chunk_size_bytes)
+    def _describe(self, tracker: SchemaTracker, final: bool) -> dict[str, Any]:
+        """At the schema commit (in the reading thread): check the keys, derive the job's table schema."""
+        keys = list(self.keys or [])
+        missing = [k for k in keys if k not in tracker.schema.names]
+        if missing:
+            raise CelonisError(f"Key column(s) {', '.join(missing)} are not in the data; its columns are: "
+                               f"{', '.join(tracker.schema.names)}.")
+        return tracker.table_schema(self.table_name, keys, self.table_schema, open_ended=not final)
+
+    def _stream(self, spool_dir: str) -> ChunkStream:
+        """The source read into chunk files in a thread of its own (``push.pipeline``)."""
+        file_type = PushFileType.parse(self.file_type)
+        spool = ChunkSpool(spool_dir, self.chunk_size_bytes, file_type.value,
+                           encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps))
+        return ChunkStream(self._source_parts(self.log, self.chunk_size_bytes), spool, self.max_spooled_chunks,
+                           hold=True, describe=self._describe).start()
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
-        """Spool the source into chunks, create the push job, upload, execute; the watch follows the job."""
+        """Read the source into chunks, create the push job, upload chunks as they come, execute."""
         hook = self.hook
         context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
         push_type = PushType.parse(self.push_type)
         file_type = PushFileType.parse(self.file_type)
         keys = list(self.keys or [])
         deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
-        with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool:
-            began = time.monotonic()
-            spooler = ChunkSpool(spool, self.chunk_size_bytes, file_type.value,
-                                 encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps))
-            prepared = spooler.add(self._source_parts())
-            missing = [k for k in keys if k not in prepared.tracker.schema.names]
-            if missing:
-                raise CelonisError(f"Key column(s) {', '.join(missing)} are not in the data; its columns are: "
-                                   f"{', '.join(prepared.tracker.schema.names)}.")
-            table_schema = prepared.tracker.table_schema(self.table_name, keys, self.table_schema)
-            self.log.info("Prepared %d rows in %d chunk(s), %.1f MB, in %.1f s (%d sent unchanged).", prepared.rows,
-                          len(prepared.chunks), prepared.size / 1e6, time.monotonic() - began,
-                          sum(c.passthrough for c in prepared.chunks))
-            if prepared.rows == 0 and push_type is PushType.DELTA:
-                self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job created.")
-                return None, {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
-                              "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
-            for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
-                job = hook.create_push_job(
-                    self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
-                    connection_id=self.connection_id, keys=keys or None, table_schema=table_schema,
-                    csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
-                    upsert_strategy=self.upsert_strategy)
-                self._push_job_id = job.id
-                self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
+        began = time.monotonic()
+        for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+            with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool_dir:
+                stream = self._stream(spool_dir)
                 try:
+                    items = stream.items(idle_seconds=IDLE_SECONDS)
+                    committed = next(item for item in items if item is not None)
+                    assert isinstance(committed, Committed)
+                    table_schema = committed.info
+                    if committed.final:
+                        self.log.info("Read the whole source (%d rows, %d chunk(s)) before creating the push job: "
+                                      "its schema is final.", committed.rows, stream.spool.count)
+                        if committed.rows == 0 and push_type is PushType.DELTA:
+                            self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job "
+                                          "created.")
+                            return None, {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
+                                          "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
+                    else:
+                        self.log.info("The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
+                                      "is fixed from its first %d rows, string columns declared at the largest length "
+                                      "Celonis takes.", self.max_spooled_chunks, committed.rows)
+                    job = hook.create_push_job(
+                        self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
+                        connection_id=self.connection_id, keys=keys or None, table_schema=table_schema,
+                        csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
+                        upsert_strategy=self.upsert_strategy)
+                    self._push_job_id = job.id
+                    self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
                     uploaded_at = time.monotonic()
-                    self._upload(job.id, prepared)
+                    uploader = ChunkUploader(hook, self.pool_id, job.id, self.max_concurrent_uploads, self.log,
+                                             file_type.value)
+                    uploader.upload_stream(_chunks(items), on_stored=stream.done)
                     upload_seconds = time.monotonic() - uploaded_at
-                    break
+                    _check_declared(stream.spool.tracker, table_schema)
                 except UnclearUpload as exc:
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
-                    if job_attempt == MAX_JOB_ATTEMPTS:
-                        raise CelonisError(f"Could not tell which chunks Celonis stored ({exc}) in "
-                                           f"{MAX_JOB_ATTEMPTS} jobs; nothing was pushed.") from None
+                    if job_attempt == MAX_JOB_ATTEMPTS or not self._source_rereadable():
+                        raise CelonisError(f"Could not tell which chunks Celonis stored ({exc}); nothing was "
+                                           "pushed (the job was deleted). An Airflow retry starts over.") from None
+                    continue
                 except BaseException:
                     self._discard_job("the push failed before the job ran")
                     raise
-            try:
-                self._execute(job.id, deadline)
-            except BaseException:
-                self._discard_job("the push failed before the job ran")
-                raise
-        self.log.info("Uploaded %.1f MB in %.2f s (%.1f MB/s) and executed push job %s.", prepared.size / 1e6,
-                      upload_seconds, prepared.size / 1e6 / max(upload_seconds, 1e-9), job.id)
+                finally:
+                    stream.close()
+                    self.peak_spooled_chunks = max(self.peak_spooled_chunks, stream.slots.peak)
+                break
+        try:
+            self._execute(job.id, deadline)
+        except BaseException:
+            self._discard_job("the push failed before the job ran")
+            raise
+        spool = stream.spool
+        unchanged = uploader.unchanged
+        self.log.info("Pushed %d rows in %d chunk(s), %.1f MB (%d sent unchanged), in %.1f s, uploads %.1f MB/s; "
+                      "executed push job %s.", spool.rows, spool.count, spool.size / 1e6, unchanged,
+                      time.monotonic() - began, spool.size / 1e6 / max(upload_seconds, 1e-9), job.id)
         watch = PushJobWatch(pool_id=self.pool_id, push_job_id=job.id, table_name=self.table_name)
         return watch, {"pool_id": self.pool_id, "push_job_id": job.id, "table_name": self.table_name,
-                "push_type": push_type.value, "file_type": file_type.value, "rows": prepared.rows,
-                "chunks": len(prepared.chunks), "chunks_sent_unchanged": sum(c.passthrough for c in prepared.chunks),
-                "bytes": prepared.size, "upload_seconds": round(upload_seconds, 3)}
-
-    def _upload(self, job_id: str, prepared: PreparedPush) -> None:
-        """Upload every chunk exactly once (see ``push.upload``)."""
-        uploader = ChunkUploader(self.hook, self.pool_id, job_id, self.max_concurrent_uploads, self.log,
-                                 PushFileType.parse(self.file_type).value)
-        uploader.upload(prepared.chunks)
+                       "push_type": push_type.value, "file_type": file_type.value, "rows": spool.rows,
+                       "chunks": spool.count, "chunks_sent_unchanged": unchanged, "bytes": spool.size,
+                       "upload_seconds": round(upload_seconds, 3)}
 
     def _execute(self, job_id: str, deadline: float) -> None:
         """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
@@ -307,14 +286,28 @@ class CelonisPushDataOperator(CelonisWaitingOperator):
         """OpenLineage: the files or the tables the query read as inputs, the Celonis table as output."""
         from airflow_provider_celonis import lineage
 
-        inputs: list[Any] = []
-        if self.source_path is not None:
-            inputs = lineage.file_datasets(self.source_path)
-        elif self.sql is not None and self.sql_conn_id:
-            inputs = lineage.sql_datasets(self.sql_conn_id, self.sql)
-        return lineage.operator_lineage(inputs, [lineage.dataset_of(self.celonis_target())])
+        return lineage.operator_lineage(self._source_lineage_inputs(), [lineage.dataset_of(self.celonis_target())])
 
     def on_kill(self) -> None:
         """Killed while spooling, uploading or waiting: delete or cancel the job."""
         if self.cancel_on_kill:
             self._discard_job("task killed")
+
+
+def _chunks(items: Iterable[Committed | Chunk | None]) -> Iterator[Chunk | None]:
+    """The chunks after the ``Committed`` item, and None while none is ready (the stream hands out nothing else)."""
+    for item in items:
+        if item is not None and not isinstance(item, Chunk):
+            raise CelonisError(f"Internal error: the chunk stream handed out {item!r}.")
+        yield item
+
+
+def _check_declared(tracker: SchemaTracker, table_schema: dict[str, Any]) -> None:
+    """Every string fits its declared length (a value read after the schema was fixed may be longer)."""
+    for column in table_schema["columns"]:
+        needed = tracker.string_bytes.get(column["columnName"], 0)
+        if column.get("columnType") == "STRING" and needed > int(column.get("fieldLength") or 0):
+            raise CelonisError(
+                f"Column {column['columnName']!r} holds a value of {needed} bytes, longer than the "
+                f"{column.get('fieldLength')} declared when the push job was created, which Celonis would cut; "
+                "the job was not executed. Raise its fieldLength in table_schema (at most 65000).")

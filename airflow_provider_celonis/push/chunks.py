@@ -11,7 +11,7 @@ half-way never leaves a half-filled job in Celonis.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from airflow_provider_celonis.exceptions import CelonisError
-from airflow_provider_celonis.push import parquet_split
+from airflow_provider_celonis.push import parquet_decompress, parquet_split
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, ParquetEncoding
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
-from airflow_provider_celonis.push.sources import WholeParquetFile
+from airflow_provider_celonis.push.sources import PARQUET_READ_BUFFER_BYTES, FileStart, WholeParquetFile
 
 # The Data Push API takes chunks of up to 1 GB each [doc].
 MAX_CHUNK_BYTES = 1_000_000_000
@@ -49,7 +49,10 @@ class Chunk:
     rows: int
     size: int
     schema: pa.Schema
-    passthrough: bool = False
+    passthrough: bool = False  # a source file (or a byte-copied part of one) sent as it is
+    spooled: bool = True  # the file lives in the spool directory (deleted once uploaded)
+    slot: bool = True  # it holds one of the spool's slots (``push.pipeline.SpoolSlots``) until uploaded
+    source: str | None = None  # the source file it came from, when it came from one
 
 
 @dataclass
@@ -98,11 +101,17 @@ class _OpenChunk:
                                            write_options=pacsv.WriteOptions(quoting_style="needed"))
         self.file_type = file_type
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        """Write rows: one row group per call for parquet."""
         if self.file_type == "CSV":
-            batch = csv_text_batch(batch)
-        self._writer.write_batch(batch)
-        self.rows += batch.num_rows
+            batches = data.to_batches() if isinstance(data, pa.Table) else [data]
+            for batch in batches:
+                self._writer.write_batch(csv_text_batch(batch))
+        elif isinstance(data, pa.Table):
+            self._writer.write_table(data, row_group_size=max(1, data.num_rows))
+        else:
+            self._writer.write_batch(data)
+        self.rows += data.num_rows
         self.batches += 1
 
     @property
@@ -144,35 +153,68 @@ def csv_text_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 class ChunkSpool:
-    """Turns source parts (batches and whole parquet files) into chunk files under ``directory``."""
+    """Turns source parts (batches and whole parquet files) into chunk files under ``directory``.
+
+    Small batches are coalesced (up to ``max_batch_bytes``) so that a chunk's row groups stay large however
+    small the source's batches are. Each finished chunk goes to ``emit`` (default: ``self.chunks``);
+    ``reserve`` is called before each new file is created in the spool directory, so a caller can bound
+    how many exist at once (``push.pipeline``). Once ``target`` is set (a push job's schema was fixed
+    before the source ended), every batch is cast to it.
+    """
 
     def __init__(self, directory: str, chunk_size_bytes: int = DEFAULT_CHUNK_BYTES, file_type: str = "PARQUET",
-                 allow_passthrough: bool = True, encoding: ParquetEncoding = DATA_PUSH_PARQUET) -> None:
+                 allow_passthrough: bool = True, encoding: ParquetEncoding = DATA_PUSH_PARQUET, *,
+                 nested: bool = False, measure: bool = True, emit: Callable[[Chunk], None] | None = None,
+                 reserve: Callable[[], None] | None = None) -> None:
         self.directory = directory
         self.encoding = encoding
         self.chunk_size = validate_chunk_size(chunk_size_bytes)
         self.file_type = file_type
         self.allow_passthrough = allow_passthrough and file_type == "PARQUET"
+        self.nested = nested  # nested columns pass (Standard Data Ingestion), else they fail naming the column
         # Batches are cut so one never fills more than an eighth of a chunk: chunks end close to the limit.
         self.max_batch_bytes = max(16 * 1024, min(self.chunk_size // 8, 64 * 1024 * 1024))
         self.tracker = SchemaTracker()
         self.chunks: list[Chunk] = []
+        self.emit = emit or self.chunks.append
+        self.reserve = reserve or (lambda: None)
+        self.release: Callable[[], None] = lambda: None  # gives back a slot taken by ``reserve`` but not used
+        self.measure = measure  # measure string lengths (a push job's schema needs them)
+        self._pending_part = False
+        self.target: pa.Schema | None = None
+        self.source: str | None = None  # the source file being read, named on its chunks
         self._open: _OpenChunk | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_bytes = 0
         self._ratio = 1.0  # worst bytes-on-disk per byte-in-memory seen so far (1.0 until measured)
         self._measured = False
-        self._recasts = 0
+        self._files = 0
         self._splits = 0
+        self.rows = 0
+        self.size = 0
+        self.count = 0
 
     # --- input ----------------------------------------------------------------------------------
 
     def add(self, parts: Iterable[pa.RecordBatch | WholeParquetFile]) -> PreparedPush:
         """Spool every part of a source; return the chunks, all in one final schema."""
+        self.add_parts(parts)
+        return self.finish()
+
+    def add_parts(self, parts: Iterable[pa.RecordBatch | WholeParquetFile]) -> None:
+        """Spool every part of a source (chunks go to ``emit`` as they are finished)."""
         for part in parts:
-            if isinstance(part, WholeParquetFile):
+            if isinstance(part, FileStart):
+                self.source = part.path
+            elif isinstance(part, WholeParquetFile):
                 self.add_parquet_file(part.path)
             else:
                 self.add_batch(part)
-        return self.finish()
+        self.flush()
+
+    def normalize(self, batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
+        """The batch in types Celonis takes (``schema.normalize_batch``)."""
+        return normalize_batch(batch, nested=self.nested)
 
     def add_parquet_file(self, path: str) -> None:
         """A parquet file: sent unchanged (split at row groups if larger than a chunk), else re-encoded.
@@ -181,76 +223,160 @@ class ChunkSpool:
         """
         try:
             # pre_buffer=False: read pages as needed rather than whole column chunks (less memory, same speed)
-            parquet = pq.ParquetFile(path, pre_buffer=False, coerce_int96_timestamp_unit="us")
+            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER_BYTES,
+                                     coerce_int96_timestamp_unit="us")
         except (pa.ArrowInvalid, OSError) as exc:
             raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         with parquet:
             schema = parquet.schema_arrow
-            if self._types_unchanged(schema) and self.encoding.mismatch(parquet.metadata) is None:
-                schema = normalize_batch(schema.empty_table()).schema  # nullable fields, as every chunk has
-                parts = self._unchanged_parts(path, parquet)
-                if parts is not None:
-                    self._close_open()
-                    lengths: dict[str, int] = {}
-                    strings = [f.name for f in schema if pa.types.is_string(f.type)]
-                    if strings:
-                        for batch in parquet.iter_batches(columns=strings, batch_size=64 * 1024):
-                            for name, length in max_string_bytes(batch).items():
-                                lengths[name] = max(length, lengths.get(name, 0))
-                    self.tracker.add(schema, lengths)
-                    self.chunks.extend(Chunk(part, rows, os.path.getsize(part), schema, passthrough=True)
-                                       for part, rows in parts)
-                    return
+            if self._types_unchanged(schema):
+                normalized = self.normalize(schema.empty_table()).schema  # nullable fields, as every chunk has
+                if self.target is None or normalized.equals(self.target):
+                    mismatch = self.encoding.mismatch(parquet.metadata)
+                    if mismatch is None and self._add_unchanged(path, parquet, normalized):
+                        return
+                    if mismatch is not None and self._decompress_only() and self._add_decompressed(path, normalized):
+                        return
             rows_per_batch = self._rows_per_batch(parquet)
             for batch in parquet.iter_batches(batch_size=rows_per_batch):
                 self.add_batch(batch)
+            if parquet.metadata.num_rows == 0:  # no rows: the file still carries its columns
+                self.add_batch(pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow))
 
-    def _unchanged_parts(self, path: str, parquet: pq.ParquetFile) -> list[tuple[str, int]] | None:
-        """The file as it is, or split at row groups by copying bytes; None when neither fits a chunk."""
+    def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
+        """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
+        lengths: dict[str, int] = {}
+        strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
+        if strings:
+            for batch in parquet.iter_batches(columns=strings, batch_size=64 * 1024):
+                for name, length in max_string_bytes(batch).items():
+                    lengths[name] = max(length, lengths.get(name, 0))
         if os.path.getsize(path) <= self.chunk_size:
-            return [(path, parquet.metadata.num_rows)]
-        self._splits += 1
+            self.flush()
+            self._close_open()
+            self.tracker.add(schema, lengths)
+            self._emit(Chunk(path, parquet.metadata.num_rows, os.path.getsize(path), schema, passthrough=True,
+                             spooled=False, slot=False, source=self.source))
+            return True
         try:
-            return list(parquet_split.split(path, self.chunk_size, self.directory, f"split-{self._splits:04d}"))
+            metadata, groups = parquet_split.read_footer(path)
+            plan = parquet_split.plan_parts(groups, parquet_split.footer_size(metadata), self.chunk_size)
         except parquet_split.SplitError:
-            return None
+            return False
+        self.flush()
+        self._close_open()
+        self.tracker.add(schema, lengths)
+        self._splits += 1
+        for number, part in enumerate(plan):
+            self.reserve()
+            target = os.path.join(self.directory, f"split-{self._splits:04d}-{number:05d}.parquet")
+            rows = parquet_split.write_part(path, metadata, part, target)
+            self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
+        return True
+
+    def _decompress_only(self) -> bool:
+        """Whether a compressed file fits the sink once its pages are decompressed (ingestion: any timestamps)."""
+        return self.allow_passthrough and self.encoding.compression == "none" and not self.encoding.timestamps_required
+
+    def _add_decompressed(self, path: str, schema: pa.Schema) -> bool:
+        """The file's pages decompressed into parts (``parquet_decompress``); False when it cannot be done."""
+        self._splits += 1
+        parts = parquet_decompress.decompress(path, self.chunk_size, self.directory, f"plain-{self._splits:04d}",
+                                              before_part=self._before_part)
+        self._pending_part = False
+        try:
+            first = next(parts, None)
+        except parquet_decompress.SplitError:
+            if self._pending_part:  # a slot was taken for a part that was never written
+                self.release()
+            return False
+        self.flush()
+        self._close_open()
+        self.tracker.add(schema, {})
+        try:
+            while first is not None:
+                target, rows = first
+                self._emit(Chunk(target, rows, os.path.getsize(target), schema, source=self.source))
+                first = next(parts, None)
+        except parquet_decompress.SplitError as exc:
+            raise CelonisError(f"Cannot rewrite parquet file {path!r} uncompressed: {exc}") from None
+        return True
+
+    def _before_part(self) -> None:
+        self.reserve()
+        self._pending_part = True
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
-        """One batch of rows (cut into smaller ones when large)."""
+        """One batch of rows (coalesced with small ones, cut when large)."""
+        batch = self.normalize(batch)
+        if self.target is not None:
+            batch = cast_to(batch, self.target)
         if batch.num_rows == 0:
-            self.tracker.add(normalize_batch(batch).schema, {})
+            self.tracker.add(batch.schema, {})
             return
-        batch = normalize_batch(batch)
+        self.tracker.add(batch.schema, max_string_bytes(batch) if self.measure else {})
+        if self._pending and not self._pending[0].schema.equals(batch.schema):
+            self.flush()
         if batch.nbytes > self.max_batch_bytes and batch.num_rows > 1:
             step = max(1, batch.num_rows * self.max_batch_bytes // batch.nbytes)
             for offset in range(0, batch.num_rows, step):
-                self._write(batch.slice(offset, step))
+                self._buffer(batch.slice(offset, step))
         else:
-            self._write(batch)
+            self._buffer(batch)
+
+    def _buffer(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._pending_bytes += batch.nbytes
+        if self._pending_bytes >= self.max_batch_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the coalesced batches into the open chunk (one row group)."""
+        if not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_bytes = [], 0
+        self._write(table)
+
+    def end_part(self) -> None:
+        """Finish the open chunk (a source file ends: the next starts a chunk of its own)."""
+        self.flush()
+        self._close_open()
 
     # --- output ---------------------------------------------------------------------------------
 
     def finish(self) -> PreparedPush:
         """Close the last chunk and bring every chunk to the push's final schema."""
-        self._close_open()
+        self.end_part()
+        target = self.final_schema()
+        if not self.chunks:  # no rows: one empty chunk still carries the columns (a REPLACE empties the table)
+            self.chunks.append(self.empty_chunk(target))
+        if self.file_type == "PARQUET":
+            self.chunks = [c if c.schema.equals(target) else self.recast(c, target) for c in self.chunks]
+        return PreparedPush(self.chunks, self.tracker)
+
+    def final_schema(self) -> pa.Schema:
+        """The schema every chunk is written in, from everything seen so far."""
         if self.tracker.schema is None:
             raise CelonisError("The source produced no columns: there is nothing to push.")
         target = final_schema(self.tracker.schema)
         self.tracker.schema = target
-        if not self.chunks:  # no rows: one empty chunk still carries the columns (a REPLACE empties the table)
-            self._open = _OpenChunk(os.path.join(self.directory, f"chunk-00000.{self.file_type.lower()}"), target,
-                                    self.file_type, self.encoding)
-            self._close_open()
-        if self.file_type == "PARQUET":
-            self.chunks = [c if c.schema.equals(target) else self._rewrite(c, target) for c in self.chunks]
-        return PreparedPush(self.chunks, self.tracker)
+        return target
+
+    def empty_chunk(self, schema: pa.Schema) -> Chunk:
+        """A chunk without rows that still carries the columns."""
+        self.reserve()
+        self._files += 1
+        chunk = _OpenChunk(os.path.join(self.directory, f"chunk-{self._files:05d}.{self.file_type.lower()}"), schema,
+                           self.file_type, self.encoding)
+        return self._checked(chunk.close())
 
     def _types_unchanged(self, schema: pa.Schema) -> bool:
         """Whether Celonis can take the file's columns as they are (no lossless conversion needed)."""
         if not self.allow_passthrough:
             return False
         try:
-            normalized = normalize_batch(schema.empty_table()).schema
+            normalized = self.normalize(schema.empty_table()).schema
         except CelonisError:
             return False
         return normalized.types == schema.types and not any(pa.types.is_null(f.type) for f in schema)
@@ -263,21 +389,24 @@ class ChunkSpool:
         per_row = max(1.0, uncompressed / metadata.num_rows)
         return max(1, min(256 * 1024, int(self.max_batch_bytes / per_row)))
 
-    def _write(self, batch: pa.RecordBatch) -> None:
-        self.tracker.add(batch.schema, max_string_bytes(batch))
-        estimate = batch.nbytes * self._ratio * 1.25 + 4096
+    def _write(self, table: pa.Table) -> None:
+        estimate = table.nbytes * self._ratio * 1.25 + 4096
         schema_changed = self.file_type == "PARQUET" and self._open is not None \
-            and not self._open.schema.equals(batch.schema)
+            and not self._open.schema.equals(table.schema)
         full = self._open is not None and self._open.size + estimate + self._footer_margin() > self.chunk_size
         if schema_changed or full:
             self._close_open()
         if self._open is None:
-            path = os.path.join(self.directory, f"chunk-{len(self.chunks):05d}.{self.file_type.lower()}")
-            self._open = _OpenChunk(path, batch.schema, self.file_type, self.encoding)
+            self.reserve()
+            if self.target is not None:  # the schema was fixed while waiting for the slot
+                table = cast_to(table, self.target)
+            self._files += 1
+            path = os.path.join(self.directory, f"chunk-{self._files:05d}.{self.file_type.lower()}")
+            self._open = _OpenChunk(path, table.schema, self.file_type, self.encoding)
         before = self._open.size
-        self._open.write(batch)
-        if batch.nbytes:
-            measured = (self._open.size - before) / batch.nbytes
+        self._open.write(table)
+        if table.nbytes:
+            measured = (self._open.size - before) / table.nbytes
             self._ratio = measured if not self._measured else max(self._ratio, measured)
             self._measured = True
 
@@ -291,28 +420,39 @@ class ChunkSpool:
             return
         chunk = self._open.close()
         self._open = None
+        chunk.source = self.source
+        self._emit(self._checked(chunk))
+
+    def _checked(self, chunk: Chunk) -> Chunk:
         if chunk.size > self.chunk_size:  # the estimate was wrong: never send an oversized chunk
             raise CelonisError(f"Internal error: chunk {chunk.path} came out at {chunk.size} bytes, above "
                                f"chunk_size_bytes={self.chunk_size}; set a smaller chunk_size_bytes.")
-        self.chunks.append(chunk)
+        return chunk
 
-    def _rewrite(self, chunk: Chunk, target: pa.Schema) -> Chunk:
-        """A chunk written before the final schema was known (a column null so far, a wider number), recast."""
-        self._recasts += 1
-        path = os.path.join(self.directory, f"recast-{self._recasts:05d}.{self.file_type.lower()}")
+    def _emit(self, chunk: Chunk) -> None:
+        if self.target is not None and self.file_type == "PARQUET" and not chunk.schema.equals(self.target):
+            chunk = self.recast(chunk, self.target)
+        self.rows += chunk.rows
+        self.size += chunk.size
+        self.count += 1
+        self.emit(chunk)
+
+    def recast(self, chunk: Chunk, target: pa.Schema) -> Chunk:
+        """A chunk written before the final schema was known (a column null so far, a wider number), recast.
+
+        The recast copy is written before the old file is removed: one file more than the chunks for a moment.
+        """
+        self._files += 1
+        path = os.path.join(self.directory, f"recast-{self._files:05d}.{self.file_type.lower()}")
         out = _OpenChunk(path, target, self.file_type, self.encoding)
         try:
             for batch in _read_chunk(chunk, self.file_type):
-                try:
-                    out.write(batch.cast(target))
-                except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-                    raise CelonisError(f"The source's column types changed between batches and cannot be combined "
-                                       f"without loss ({exc}); give every file the same types, or cast in the "
-                                       "query.") from None
+                out.write(cast_to(batch, target))
         finally:
             rewritten = out.close()
-        if not chunk.passthrough:
+        if chunk.spooled:
             os.remove(chunk.path)
+        rewritten.source, rewritten.slot = chunk.source, chunk.slot
         if rewritten.size > self.chunk_size:
             raise CelonisError(f"A chunk recast to the final column types came out at {rewritten.size} bytes, above "
                                f"chunk_size_bytes={self.chunk_size}: set a smaller chunk_size_bytes, or give every "
@@ -320,7 +460,38 @@ class ChunkSpool:
         return rewritten
 
 
+def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBatch | pa.Table:
+    """The batch in the push's fixed schema (a lossless cast), or an error naming the column and the fix."""
+    if batch.schema.equals(target):
+        return batch
+    if batch.schema.names != target.names:
+        raise CelonisError(f"The source's columns changed between batches: {target.names} then "
+                           f"{batch.schema.names}. Every file and batch of one push must have the same columns "
+                           "in the same order.")
+    arrays = []
+    for field, column in zip(target, batch.columns, strict=True):
+        if column.type == field.type:
+            arrays.append(column)
+            continue
+        # A column null so far was fixed as a string: a value of another type would land as its text.
+        kind = column.type
+        wrong = pa.types.is_string(field.type) and not (pa.types.is_string(kind) or pa.types.is_null(kind))
+        try:
+            if wrong:
+                raise pa.ArrowInvalid(f"{field.type} was fixed while the column held only nulls")
+            arrays.append(column.cast(field.type))  # safe: refuses to lose values
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            raise CelonisError(
+                f"Column {field.name!r} changed type from {field.type} to {column.type} part-way through the "
+                f"source, and its values do not fit the first type ({exc}). Give every file the same types, or "
+                "cast it in the query (or raise max_spooled_chunks, so more of the source is read before the "
+                "push job's schema is fixed).") from None
+    if isinstance(batch, pa.Table):
+        return pa.Table.from_arrays(arrays, schema=target)
+    return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
 def _read_chunk(chunk: Chunk, file_type: str) -> Iterable[pa.RecordBatch]:
     with pq.ParquetFile(chunk.path, coerce_int96_timestamp_unit="us") as parquet:
         for batch in parquet.iter_batches(batch_size=64 * 1024):
-            yield normalize_batch(batch)
+            yield normalize_batch(batch, nested=True)

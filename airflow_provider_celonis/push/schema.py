@@ -29,11 +29,13 @@ class UnsupportedTypeError(CelonisError):
     """A column's type has no lossless Celonis equivalent."""
 
 
-def _normalize_array(name: str, array: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+def _normalize_array(name: str, array: pa.Array | pa.ChunkedArray, nested: bool = False) -> pa.Array | pa.ChunkedArray:
     """The same values in a type Celonis takes (see the module docstring); raises for the rest."""
     kind = array.type
     if pa.types.is_dictionary(kind):
-        return _normalize_array(name, array.cast(kind.value_type))
+        return _normalize_array(name, array.cast(kind.value_type), nested)
+    if nested and (pa.types.is_nested(kind) or pa.types.is_union(kind)):
+        return array  # Standard Data Ingestion takes nested data as it is ("Data types: Flat and nested")
     if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return array.cast(pa.string())
     if pa.types.is_uint64(kind):
@@ -68,23 +70,28 @@ def _normalize_array(name: str, array: pa.Array | pa.ChunkedArray) -> pa.Array |
         raise UnsupportedTypeError(f"Column {name!r} has the binary type {kind}: Celonis has no binary type; "
                                    "encode it as a string (hex or base64) first.")
     if pa.types.is_nested(kind) or pa.types.is_union(kind):
-        raise UnsupportedTypeError(f"Column {name!r} has the nested type {kind}: a Data Push is flat; flatten "
-                                   "it into columns or serialize it to a JSON string first.")
+        raise UnsupportedTypeError(
+            f"Column {name!r} has the nested type {kind}: the Data Push API takes flat tables only. Send it with "
+            "CelonisIngestDataOperator (Standard Data Ingestion takes nested data), or flatten it into columns or "
+            "serialize it to a JSON string first. Nothing was sent.")
     if pa.types.is_decimal(kind) and kind.precision > 38:
         raise UnsupportedTypeError(f"Column {name!r} is {kind}: more than 38 digits do not fit a Celonis "
                                    "number; cast it to a string to keep every digit.")
     return array
 
 
-def normalize_batch(batch: pa.RecordBatch | pa.Table) -> pa.RecordBatch | pa.Table:
-    """The batch with every column in a type Celonis takes, values unchanged; raises for the rest."""
+def normalize_batch(batch: pa.RecordBatch | pa.Table, nested: bool = False) -> pa.RecordBatch | pa.Table:
+    """The batch with every column in a type Celonis takes, values unchanged; raises for the rest.
+
+    ``nested``: struct, list and map columns pass as they are (Standard Data Ingestion); else they fail.
+    """
     if len(set(batch.schema.names)) != len(batch.schema.names):
         duplicates = sorted({n for n in batch.schema.names if batch.schema.names.count(n) > 1})
         raise CelonisError(f"Column names must be unique; duplicated: {', '.join(duplicates)}.")
     blank = [i for i, n in enumerate(batch.schema.names) if not str(n).strip()]
     if blank:
         raise CelonisError(f"Column {blank[0] + 1} has no name: give every column a name.")
-    arrays = [_normalize_array(field.name, batch.column(i)) for i, field in enumerate(batch.schema)]
+    arrays = [_normalize_array(field.name, batch.column(i), nested) for i, field in enumerate(batch.schema)]
     fields = [pa.field(f.name, a.type, nullable=True) for f, a in zip(batch.schema, arrays, strict=True)]
     schema = pa.schema(fields)
     if isinstance(batch, pa.Table):
@@ -147,8 +154,13 @@ class SchemaTracker:
             self.string_bytes[name] = max(length, self.string_bytes.get(name, 0))
 
     def table_schema(self, table_name: str, keys: list[str] | None = None,
-                     overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-        """The push job's ``tableSchema``: derived columns, with the user's per-column overrides applied."""
+                     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+                     open_ended: bool = False) -> dict[str, Any]:
+        """The push job's ``tableSchema``: derived columns, with the user's per-column overrides applied.
+
+        ``open_ended``: more data may follow (the schema is fixed before the source ended), so string
+        columns are declared at ``MAX_VARCHAR_BYTES``: a later, longer value is never cut.
+        """
         if self.schema is None:
             raise CelonisError("The source has no columns: there is nothing to push.")
         overrides = dict(overrides or {})
@@ -158,7 +170,7 @@ class SchemaTracker:
                                f"the columns are: {', '.join(self.schema.names)}.")
         columns = []
         for field in self.schema:
-            column = celonis_column(field, self.string_bytes.get(field.name))
+            column = celonis_column(field, MAX_VARCHAR_BYTES if open_ended else self.string_bytes.get(field.name))
             column.update(overrides.get(field.name, {}))
             column_type = str(column.get("columnType")).upper()
             if column_type not in CELONIS_COLUMN_TYPES:
