@@ -95,7 +95,8 @@ class OAuthTokenProvider:
                 path="/oauth2/token",
                 status_code=status,
                 title=error or "OAuth token request refused",
-                detail=description or "check the client id and secret, and that the client has the scopes "
+                detail=description
+                or "check the client id and secret, and that the client has the scopes "
                 f"{' '.join(self._settings.scopes)!r}",
             )
         value = str(body["access_token"])

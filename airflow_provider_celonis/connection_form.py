@@ -26,8 +26,11 @@ def ui_field_behaviour() -> dict[str, Any]:
 def provider_ui_field_behaviour() -> dict[str, Any]:
     """The same in the provider-info format (kebab-case ``hidden-fields``), which Airflow 3 reads."""
     behaviour = ui_field_behaviour()
-    return {"hidden-fields": behaviour["hidden_fields"], "relabeling": behaviour["relabeling"],
-            "placeholders": behaviour["placeholders"]}
+    return {
+        "hidden-fields": behaviour["hidden_fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
 
 
 def conn_fields() -> dict[str, Any]:

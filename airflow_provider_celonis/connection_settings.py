@@ -40,9 +40,16 @@ class AuthType(StrEnum):
         """Accept the enum value or a friendly spelling; name the choices otherwise."""
         text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
         aliases = {
-            "api_key": cls.API_KEY, "apikey": cls.API_KEY, "bearer": cls.API_KEY, "user_key": cls.API_KEY,
-            "app_key": cls.APP_KEY, "appkey": cls.APP_KEY, "application_key": cls.APP_KEY,
-            "oauth": cls.OAUTH, "oauth2": cls.OAUTH, "oauth_client": cls.OAUTH,
+            "api_key": cls.API_KEY,
+            "apikey": cls.API_KEY,
+            "bearer": cls.API_KEY,
+            "user_key": cls.API_KEY,
+            "app_key": cls.APP_KEY,
+            "appkey": cls.APP_KEY,
+            "application_key": cls.APP_KEY,
+            "oauth": cls.OAUTH,
+            "oauth2": cls.OAUTH,
+            "oauth_client": cls.OAUTH,
             "client_credentials": cls.OAUTH,
         }
         if text in aliases:
@@ -65,8 +72,7 @@ class TeamUrl:
         """Accept ``myteam.eu-1.celonis.cloud``, with or without scheme, path or trailing slash."""
         if not host or not str(host).strip():
             raise CelonisConnectionConfigError(
-                "The Celonis connection has no host: set it to your team URL, "
-                "e.g. https://myteam.eu-1.celonis.cloud"
+                "The Celonis connection has no host: set it to your team URL, e.g. https://myteam.eu-1.celonis.cloud"
             )
         text = str(host).strip()
         if "://" not in text:

@@ -34,9 +34,13 @@ MAX_NEAR_MATCHES = 5
 def one_of(id_arg: str, id_value: Any, name_arg: str, name_value: Any) -> tuple[str, bool]:
     """The given value and whether it is an id; a ValueError unless exactly one non-blank value is given."""
     if id_value is not None and name_value is not None:
-        raise CelonisParameterError(f"Give {id_arg} or {name_arg}, not both ({id_arg}={id_value!r}, {name_arg}={name_value!r}).")
+        raise CelonisParameterError(
+            f"Give {id_arg} or {name_arg}, not both ({id_arg}={id_value!r}, {name_arg}={name_value!r})."
+        )
     if id_value is None and name_value is None:
-        raise CelonisParameterError(f"Give {id_arg} (from the Celonis UI URL) or {name_arg} (as shown in the Celonis UI).")
+        raise CelonisParameterError(
+            f"Give {id_arg} (from the Celonis UI URL) or {name_arg} (as shown in the Celonis UI)."
+        )
     arg, value = (id_arg, id_value) if id_value is not None else (name_arg, name_value)
     if not isinstance(value, str) or not value.strip():
         raise CelonisParameterError(f"{arg} is empty or not text ({value!r}): give the {arg.replace('_', ' ')} to use.")

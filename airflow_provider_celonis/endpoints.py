@@ -65,9 +65,7 @@ def data_model_last_load(pool_id: str, data_model_id: str) -> Endpoint:
 
 def data_model_cancel_load(pool_id: str, data_model_id: str) -> Endpoint:
     """[client; undocumented] Cancel the running load of a data model."""
-    return Endpoint(
-        "POST", f"/integration/api/pools/{_q(pool_id)}/data-models/{_q(data_model_id)}/cancel-load", True
-    )
+    return Endpoint("POST", f"/integration/api/pools/{_q(pool_id)}/data-models/{_q(data_model_id)}/cancel-load", True)
 
 
 def data_job_execute(pool_id: str, job_id: str) -> Endpoint:
@@ -149,9 +147,7 @@ def data_job_execute_subset(pool_id: str, job_id: str) -> Endpoint:
 
 def data_model_load_history(pool_id: str, data_model_id: str) -> Endpoint:
     """[client] The current load, the load history and per-table row counts of a data model."""
-    return Endpoint(
-        "GET", f"{_pool(pool_id)}/data-models/{_q(data_model_id)}/load-history/load-info-sync", True
-    )
+    return Endpoint("GET", f"{_pool(pool_id)}/data-models/{_q(data_model_id)}/load-history/load-info-sync", True)
 
 
 def _push_jobs(pool_id: str) -> str:

@@ -17,8 +17,7 @@ _HINTS: dict[int, str] = {
     "(Edit / Data Push permission) and, for OAuth, the scope 'integration.data-pools'.",
     404: "Nothing exists at this path: check the data pool, data model, data job or push job id "
     "(copy them from the Celonis UI URL).",
-    409: "Celonis reports a conflict, usually because the load, job or push job is already running "
-    "or no longer NEW.",
+    409: "Celonis reports a conflict, usually because the load, job or push job is already running or no longer NEW.",
     429: "Celonis rate limit hit; the provider waits and retries, lower the concurrency with an Airflow pool.",
 }
 

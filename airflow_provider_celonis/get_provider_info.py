@@ -49,9 +49,7 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "sensors": [
-            {"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.sensors.celonis"]}
-        ],
+        "sensors": [{"integration-name": "Celonis", "python-modules": ["airflow_provider_celonis.sensors.celonis"]}],
         "triggers": [
             {
                 "integration-name": "Celonis",

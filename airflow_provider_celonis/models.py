@@ -82,8 +82,7 @@ class ExecutionStatus(_TolerantEnum):
     @property
     def is_terminal(self) -> bool:
         """Whether the execution has ended."""
-        return self in (ExecutionStatus.SUCCESS, ExecutionStatus.FAIL, ExecutionStatus.CANCEL,
-                        ExecutionStatus.SKIPPED)
+        return self in (ExecutionStatus.SUCCESS, ExecutionStatus.FAIL, ExecutionStatus.CANCEL, ExecutionStatus.SKIPPED)
 
     @property
     def is_success(self) -> bool:
@@ -343,8 +342,14 @@ class ExecutionLog:
 
     def to_dict(self) -> dict[str, Any]:
         """A small JSON-able summary for XCom and logs."""
-        return {"execution_id": self.id, "status": self.status.value, "name": self.name, "mode": self.mode,
-                "started_at": _iso(self.started_at), "ended_at": _iso(self.ended_at)}
+        return {
+            "execution_id": self.id,
+            "status": self.status.value,
+            "name": self.name,
+            "mode": self.mode,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+        }
 
 
 @dataclass(frozen=True)
@@ -368,8 +373,14 @@ def executions_from_api(raw: Any) -> list[ExecutionLog]:
 
 def log_detail_params(execution_id: str, item: ExecutionLog, levels: Any) -> dict[str, Any]:
     """Query of ``logs/executions/detail`` for one task item [client: the parameters; guess: id = the task id]."""
-    return {"executionId": execution_id, "id": item.task_id or item.item_id or item.id, "type": "TASK",
-            "limit": 50, "page": 0, "logLevels": ",".join(levels)}
+    return {
+        "executionId": execution_id,
+        "id": item.task_id or item.item_id or item.id,
+        "type": "TASK",
+        "limit": 50,
+        "page": 0,
+        "logLevels": ",".join(levels),
+    }
 
 
 def needs_load_history(load: DataModelLoad | None) -> bool:
@@ -388,8 +399,9 @@ def failure_text(failed_tasks: list[tuple[str, list[ExecutionLogMessage]]]) -> s
     """Celonis's reason for a failed execution: each failed task with its ERROR lines (the first 3 tasks)."""
     parts = []
     for name, messages in failed_tasks[:3]:
-        lines = [m.text for m in messages if m.text and m.level.upper() in ("", "ERROR")] or \
-            [m.text for m in messages if m.text][-1:]
+        lines = [m.text for m in messages if m.text and m.level.upper() in ("", "ERROR")] or [
+            m.text for m in messages if m.text
+        ][-1:]
         parts.append(f"task {name!r}: {'; '.join(lines)}" if lines else f"task {name!r} failed (no log message)")
     return " | ".join(parts)
 
@@ -483,8 +495,12 @@ class DataModel:
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> DataModel:
         """Build from a ``DataModelTransport``."""
-        return cls(id=str(raw["id"]), name=raw.get("name"), pool_id=_str_or_none(raw.get("poolId")),
-                   description=raw.get("description"))
+        return cls(
+            id=str(raw["id"]),
+            name=raw.get("name"),
+            pool_id=_str_or_none(raw.get("poolId")),
+            description=raw.get("description"),
+        )
 
 
 @dataclass(frozen=True)
@@ -499,8 +515,12 @@ class DataJobSummary:
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> DataJobSummary:
         """Build from a ``JobTransport`` (its status fields are read by ``DataJob`` instead)."""
-        return cls(id=str(raw["id"]), name=raw.get("name"), data_pool_id=_str_or_none(raw.get("dataPoolId")),
-                   data_source_id=_str_or_none(raw.get("dataSourceId")))
+        return cls(
+            id=str(raw["id"]),
+            name=raw.get("name"),
+            data_pool_id=_str_or_none(raw.get("dataPoolId")),
+            data_source_id=_str_or_none(raw.get("dataSourceId")),
+        )
 
 
 @dataclass(frozen=True)
@@ -533,9 +553,12 @@ class PoolTable:
     def from_api(cls, raw: dict[str, Any]) -> PoolTable:
         """Build from a ``PoolTable``; ``columns`` may be absent."""
         return cls(
-            name=str(raw.get("name")), schema_name=raw.get("schemaName"),
-            data_source_id=_str_or_none(raw.get("dataSourceId")), data_source_name=raw.get("dataSourceName"),
-            type=raw.get("type"), available=raw.get("available"),
+            name=str(raw.get("name")),
+            schema_name=raw.get("schemaName"),
+            data_source_id=_str_or_none(raw.get("dataSourceId")),
+            data_source_name=raw.get("dataSourceName"),
+            type=raw.get("type"),
+            available=raw.get("available"),
             columns=tuple(PoolColumn.from_api(c) for c in raw.get("columns") or [] if isinstance(c, dict)),
         )
 
@@ -564,9 +587,15 @@ class JobTask:
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> JobTask:
         """Build from a ``TaskInstanceTransport``."""
-        return cls(id=str(raw["id"]), name=raw.get("name"), task_type=TaskType.parse(raw.get("taskType")),
-                   task_id=_str_or_none(raw.get("taskId")), job_id=_str_or_none(raw.get("jobId")),
-                   execution_order=raw.get("executionOrder"), disabled=bool(raw.get("disabled")))
+        return cls(
+            id=str(raw["id"]),
+            name=raw.get("name"),
+            task_type=TaskType.parse(raw.get("taskType")),
+            task_id=_str_or_none(raw.get("taskId")),
+            job_id=_str_or_none(raw.get("jobId")),
+            execution_order=raw.get("executionOrder"),
+            disabled=bool(raw.get("disabled")),
+        )
 
 
 @dataclass(frozen=True)
@@ -595,11 +624,18 @@ class DataModelExecution:
         """Build from a ``DataModelExecutionTransport``."""
         tables = tuple(
             DataModelExecutionTable(id=str(t.get("id")), alias_or_name=t.get("aliasOrName"), selected=t.get("selected"))
-            for t in raw.get("tables") or [] if isinstance(t, dict)
+            for t in raw.get("tables") or []
+            if isinstance(t, dict)
         )
-        return cls(id=str(raw["id"]), data_model_id=_str_or_none(raw.get("dataModelId")),
-                   data_model_name=raw.get("dataModelName"), job_id=_str_or_none(raw.get("jobId")),
-                   disabled=bool(raw.get("disabled")), partial_load=raw.get("partialLoad"), tables=tables)
+        return cls(
+            id=str(raw["id"]),
+            data_model_id=_str_or_none(raw.get("dataModelId")),
+            data_model_name=raw.get("dataModelName"),
+            job_id=_str_or_none(raw.get("jobId")),
+            disabled=bool(raw.get("disabled")),
+            partial_load=raw.get("partialLoad"),
+            tables=tables,
+        )
 
 
 def _ids(label: str, values: Any) -> tuple[str, ...]:
@@ -610,8 +646,10 @@ def _ids(label: str, values: Any) -> tuple[str, ...]:
     for value in values:
         text = str(value).strip() if isinstance(value, str) else ""
         if not text:
-            raise CelonisParameterError(f"{label} has an empty or non-text id {value!r}: copy the ids from list_data_job_tasks "
-                             "/ list_data_job_loads.")
+            raise CelonisParameterError(
+                f"{label} has an empty or non-text id {value!r}: copy the ids from list_data_job_tasks "
+                "/ list_data_job_loads."
+            )
         if text in out:
             raise CelonisParameterError(f"{label} names {text!r} twice.")
         out.append(text)
@@ -631,14 +669,19 @@ class ExtractionSelection:
         if self.tables is not None:
             tables = _ids(f"tables of extraction {self.extraction_id}", self.tables)
             if not tables:
-                raise CelonisParameterError(f"tables of extraction {self.extraction_id} is empty: leave it None to extract "
-                                 "every table, or name at least one.")
+                raise CelonisParameterError(
+                    f"tables of extraction {self.extraction_id} is empty: leave it None to extract "
+                    "every table, or name at least one."
+                )
             object.__setattr__(self, "tables", tables)
 
     def to_body(self) -> dict[str, Any]:
         """The ``ExtractionConfiguration`` JSON."""
-        return {"extractionId": self.extraction_id, "loadOnlySubsetOfTables": self.tables is not None,
-                "tables": list(self.tables or ())}
+        return {
+            "extractionId": self.extraction_id,
+            "loadOnlySubsetOfTables": self.tables is not None,
+            "tables": list(self.tables or ()),
+        }
 
 
 @dataclass(frozen=True)
@@ -650,12 +693,15 @@ class DataModelLoadSelection:
 
     def __post_init__(self) -> None:
         """Check the id and the table ids before anything is sent."""
-        object.__setattr__(self, "data_model_execution_id",
-                           _ids("data_model_execution_id", [self.data_model_execution_id])[0])
+        object.__setattr__(
+            self, "data_model_execution_id", _ids("data_model_execution_id", [self.data_model_execution_id])[0]
+        )
         tables = _ids(f"tables of data model load {self.data_model_execution_id}", self.tables)
         if not tables:
-            raise CelonisParameterError(f"tables of data model load {self.data_model_execution_id} is empty: name every table "
-                             "id to reload (list_data_job_loads shows them).")
+            raise CelonisParameterError(
+                f"tables of data model load {self.data_model_execution_id} is empty: name every table "
+                "id to reload (list_data_job_loads shows them)."
+            )
         object.__setattr__(self, "tables", tables)
 
     def to_body(self) -> dict[str, Any]:
@@ -670,18 +716,22 @@ def _extraction(value: Any) -> ExtractionSelection:
         return ExtractionSelection(value)
     if isinstance(value, dict):
         return ExtractionSelection(value.get("extraction_id", value.get("extractionId", "")), value.get("tables"))
-    raise CelonisParameterError(f"An extraction must be an id, a dict {{'extraction_id', 'tables'}} or an ExtractionSelection, "
-                     f"not {value!r}.")
+    raise CelonisParameterError(
+        f"An extraction must be an id, a dict {{'extraction_id', 'tables'}} or an ExtractionSelection, not {value!r}."
+    )
 
 
 def _data_model_load(value: Any) -> DataModelLoadSelection:
     if isinstance(value, DataModelLoadSelection):
         return value
     if isinstance(value, dict):
-        return DataModelLoadSelection(value.get("data_model_execution_id", value.get("dataModelExecutionId", "")),
-                                      value.get("tables", ()))
-    raise CelonisParameterError(f"A data model load must be a dict {{'data_model_execution_id', 'tables'}} or a "
-                     f"DataModelLoadSelection, not {value!r}.")
+        return DataModelLoadSelection(
+            value.get("data_model_execution_id", value.get("dataModelExecutionId", "")), value.get("tables", ())
+        )
+    raise CelonisParameterError(
+        f"A data model load must be a dict {{'data_model_execution_id', 'tables'}} or a "
+        f"DataModelLoadSelection, not {value!r}."
+    )
 
 
 @dataclass(frozen=True)
@@ -715,8 +765,10 @@ class DataJobSelection:
             _ids("data_models", [d.data_model_execution_id for d in loads])
             object.__setattr__(self, "data_models", loads)
         if self.extractions == () and self.transformations == () and self.data_models == ():
-            raise CelonisParameterError("This data job selection runs nothing (extractions, transformations and data_models "
-                             "are all empty): leave one of them None to run all of its kind, or name some.")
+            raise CelonisParameterError(
+                "This data job selection runs nothing (extractions, transformations and data_models "
+                "are all empty): leave one of them None to run all of its kind, or name some."
+            )
 
     @staticmethod
     def _list(label: str, value: Any) -> list[Any]:
@@ -731,12 +783,15 @@ class DataJobSelection:
             ExtractionSelection(e.get("extractionId", ""), e.get("tables") if e.get("loadOnlySubsetOfTables") else None)
             for e in body.get("extractions") or []
         ]
-        loads = [DataModelLoadSelection(d.get("dataModelExecutionId", ""), d.get("tables") or ())
-                 for d in body.get("dataModels") or []]
+        loads = [
+            DataModelLoadSelection(d.get("dataModelExecutionId", ""), d.get("tables") or ())
+            for d in body.get("dataModels") or []
+        ]
         return cls(
             mode=body.get("mode", DataJobMode.DELTA),
             extractions=extractions if body.get("executeOnlySubsetOfExtractions") else None,
-            transformations=list(body.get("transformations") or []) if body.get("executeOnlySubsetOfTransformations")
+            transformations=list(body.get("transformations") or [])
+            if body.get("executeOnlySubsetOfTransformations")
             else None,
             data_models=loads if body.get("loadOnlySubsetOfDataModels") else None,
         )
@@ -765,8 +820,11 @@ class TableLoad:
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> TableLoad:
         """Build from a ``DataModelLoadTableTransport``."""
-        return cls(table_id=_str_or_none(raw.get("tableId")), table_name=raw.get("tableName"),
-                   row_count=raw.get("tableRowCount"))
+        return cls(
+            table_id=_str_or_none(raw.get("tableId")),
+            table_name=raw.get("tableName"),
+            row_count=raw.get("tableRowCount"),
+        )
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,12 @@ class ServerAskedToWait(CelonisError):
         self.seconds = seconds
         self.limit = limit
         self.until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)
-        super().__init__(f"Celonis refused the request and asked to wait {seconds:.0f} s, until "
-                         f"{self.until:%Y-%m-%d %H:%M:%S} UTC" + (f" (limit {limit})" if limit else "") + ".")
+        super().__init__(
+            f"Celonis refused the request and asked to wait {seconds:.0f} s, until "
+            f"{self.until:%Y-%m-%d %H:%M:%S} UTC" + (f" (limit {limit})" if limit else "") + "."
+        )
+
+
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504, 429})
 
 

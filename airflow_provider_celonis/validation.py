@@ -26,6 +26,7 @@ def renamed_parameter(old_name: str, old_value: Any, new_name: str, new_value: A
         return new_value
     from airflow.exceptions import AirflowProviderDeprecationWarning
 
-    warnings.warn(f"{old_name} is deprecated: use {new_name} (same meaning).", AirflowProviderDeprecationWarning,
-                  stacklevel=3)
+    warnings.warn(
+        f"{old_name} is deprecated: use {new_name} (same meaning).", AirflowProviderDeprecationWarning, stacklevel=3
+    )
     return old_value

@@ -59,11 +59,17 @@ class Reading:
 
     def as_event(self, status: str) -> dict[str, Any]:
         """The terminal event of a wait (also what a trigger yields)."""
-        return {**self.details, "status": status, "celonis_status": self.celonis_status,
-                "message": self.message, "running": self.running}
+        return {
+            **self.details,
+            "status": status,
+            "celonis_status": self.celonis_status,
+            "message": self.message,
+            "running": self.running,
+        }
 
 
 # --- the watches ----------------------------------------------------------------------------------
+
 
 def _epoch(value: dt.datetime | None) -> float | None:
     return None if value is None else value.timestamp()
@@ -146,13 +152,22 @@ class DataModelLoadWatch(_Watch):
         if load is None or not self._is_ours(load):
             if self.load_id is not None or self.started_by_task:
                 seen = "no longer shows" if self.load_id is not None else "does not show"
-                return Reading(WaitOutcome.LIMBO, load.status.value if load else None,
-                               f"Celonis {seen} the load this task started of {self.describe()}.", details=summary)
+                return Reading(
+                    WaitOutcome.LIMBO,
+                    load.status.value if load else None,
+                    f"Celonis {seen} the load this task started of {self.describe()}.",
+                    details=summary,
+                )
             return Reading(WaitOutcome.PENDING, load.status.value if load else None, details=summary)
         if self.load_id is None and load.load_id is not None:
             self.load_id = load.load_id
-        reading = Reading(WaitOutcome.PENDING, load.status.value, load.message or "", details=summary,
-                          started_at=_epoch(load.started_at))
+        reading = Reading(
+            WaitOutcome.PENDING,
+            load.status.value,
+            load.message or "",
+            details=summary,
+            started_at=_epoch(load.started_at),
+        )
         if load.status.is_limbo:
             reading.outcome = WaitOutcome.LIMBO
             reading.message = load.message or f"Celonis reports {load.raw_status or load.status.value}."
@@ -234,15 +249,20 @@ class DataJobExecutionWatch(_Watch):
         if item is None:
             if self.execution_id is not None or self.started_by_task:
                 seen = "no longer shows" if self.execution_id is not None else "shows no"
-                return Reading(WaitOutcome.LIMBO, None,
-                               f"Celonis {seen} execution of {self.describe()} started by this task.")
+                return Reading(
+                    WaitOutcome.LIMBO, None, f"Celonis {seen} execution of {self.describe()} started by this task."
+                )
             return Reading(WaitOutcome.PENDING, None)
         if self.execution_id is None and self.started_by_task:
             self.execution_id = item.id
         if item.name and not self.label:
             self.label = item.name
-        reading = Reading(WaitOutcome.PENDING, item.raw_status or item.status.value,
-                          details={"execution": item.to_dict()}, started_at=_epoch(item.started_at))
+        reading = Reading(
+            WaitOutcome.PENDING,
+            item.raw_status or item.status.value,
+            details={"execution": item.to_dict()},
+            started_at=_epoch(item.started_at),
+        )
         if item.status is ExecutionStatus.UNKNOWN:
             reading.outcome = WaitOutcome.LIMBO
             reading.message = f"Celonis reports the status {item.raw_status!r}."
@@ -258,18 +278,21 @@ class DataJobExecutionWatch(_Watch):
         """One status read with the sync hook; on failure, Celonis's reason from the execution log."""
         reading = self.judge(hook.get_data_job_executions(self.pool_id, self.data_job_id, limit=EXECUTION_WINDOW))
         if reading.outcome is WaitOutcome.FAILED:
-            reading.message = _best_effort(lambda: hook.execution_failure_message(
-                self.pool_id, self.data_job_id, reading.details["execution"]["execution_id"]))
+            reading.message = _best_effort(
+                lambda: hook.execution_failure_message(
+                    self.pool_id, self.data_job_id, reading.details["execution"]["execution_id"]
+                )
+            )
         return reading
 
     async def aread(self, hook: CelonisAsyncHook) -> Reading:
         """One status read with the async hook; on failure, Celonis's reason from the execution log."""
-        reading = self.judge(await hook.get_data_job_executions(self.pool_id, self.data_job_id,
-                                                                limit=EXECUTION_WINDOW))
+        reading = self.judge(await hook.get_data_job_executions(self.pool_id, self.data_job_id, limit=EXECUTION_WINDOW))
         if reading.outcome is WaitOutcome.FAILED:
             try:
                 reading.message = await hook.execution_failure_message(
-                    self.pool_id, self.data_job_id, reading.details["execution"]["execution_id"])
+                    self.pool_id, self.data_job_id, reading.details["execution"]["execution_id"]
+                )
             except Exception:  # noqa: BLE001 - the status alone still ends the wait
                 reading.message = ""
         return reading
@@ -306,8 +329,9 @@ class PushJobWatch(_Watch):
 
     def judge(self, job: PushJob) -> Reading:
         """Judge a push job's status."""
-        reading = Reading(WaitOutcome.PENDING, job.status.value, "; ".join(job.logs),
-                          details={"push_logs": job.logs[-20:]})
+        reading = Reading(
+            WaitOutcome.PENDING, job.status.value, "; ".join(job.logs), details={"push_logs": job.logs[-20:]}
+        )
         if job.status is PushJobStatus.UNKNOWN:
             reading.outcome = WaitOutcome.LIMBO
         elif not job.status.is_terminal:
@@ -389,8 +413,10 @@ class WaitClock:
             self.limbo_since = self.limbo_since or time.time()
             if time.time() - self.limbo_since > self.unknown_status_timeout:
                 event = reading.as_event("error")
-                event["message"] = (f"{reading.message or 'Celonis reports ' + str(reading.celonis_status) + '.'} "
-                                    f"Gave up after {self.unknown_status_timeout:.0f} s (unknown_status_timeout).")
+                event["message"] = (
+                    f"{reading.message or 'Celonis reports ' + str(reading.celonis_status) + '.'} "
+                    f"Gave up after {self.unknown_status_timeout:.0f} s (unknown_status_timeout)."
+                )
                 event["limbo"] = True
                 return event
         else:
@@ -420,8 +446,15 @@ def validated_event(event: Any) -> dict[str, Any]:
 UNCLEAR_START_SETTLE_SECONDS = 20.0
 
 
-def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attempts: int, log: logging.Logger | Any,
-               settle_seconds: float = UNCLEAR_START_SETTLE_SECONDS, poll_seconds: float = 1.0) -> bool:
+def start_once(
+    start: Callable[[], None],
+    appeared: Callable[[], bool],
+    *,
+    attempts: int,
+    log: logging.Logger | Any,
+    settle_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
+    poll_seconds: float = 1.0,
+) -> bool:
     """Start work that must not run twice; returns whether an unclear start turned out to have started it.
 
     An unclear failure is never repeated blindly (no source shows Celonis refusing a second start):
@@ -444,6 +477,10 @@ def start_once(start: Callable[[], None], appeared: Callable[[], bool], *, attem
                 if time.monotonic() >= deadline:
                     break
                 time.sleep(min(poll_seconds, max(0.0, deadline - time.monotonic())))
-            log.warning("Nothing new appeared in %.0f s: starting again (attempt %d of %d).", settle_seconds,
-                        attempt + 1, attempts)
+            log.warning(
+                "Nothing new appeared in %.0f s: starting again (attempt %d of %d).",
+                settle_seconds,
+                attempt + 1,
+                attempts,
+            )
     raise AssertionError("unreachable")  # pragma: no cover

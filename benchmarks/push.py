@@ -115,8 +115,11 @@ def generate(rows: int):
 def data_files(parquet_path: str) -> dict[str, str]:
     """The other forms of the rows next to the parquet file: CSV, one row group, uncompressed."""
     base = parquet_path[: -len("-int96.parquet")]
-    return {"csv": base + ".csv", "one_row_group": base + "-one-row-group.parquet",
-            "uncompressed": base + "-uncompressed.parquet"}
+    return {
+        "csv": base + ".csv",
+        "one_row_group": base + "-one-row-group.parquet",
+        "uncompressed": base + "-uncompressed.parquet",
+    }
 
 
 def ensure_data(data_dir: str, rows: int) -> tuple[str, str]:
@@ -307,8 +310,14 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     elif case in ("operator_pg_ingest", "operator_ingest_parquet"):
         source = {"sql": PG_QUERY, "sql_conn_id": "bench_pg"} if "pg" in case else {"source_path": parquet_path}
         CelonisIngestDataOperator(
-            task_id="bench", connection_id=connection, table_name="bench", file_name_prefix="bench-",
-            max_spooled_chunks=MAX_SPOOLED, spool_dir=spool, **source, **INGEST_OPTIONS
+            task_id="bench",
+            connection_id=connection,
+            table_name="bench",
+            file_name_prefix="bench-",
+            max_spooled_chunks=MAX_SPOOLED,
+            spool_dir=spool,
+            **source,
+            **INGEST_OPTIONS,
         ).execute({"ti": TI()})
     else:
         source = {
@@ -320,8 +329,14 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
             "operator_parquet_one_row_group": {"source_path": files["one_row_group"]},
         }[case]
         summary = CelonisPushDataOperator(
-            task_id="bench", pool_id=pool, table_name="bench", poll_interval=0.05, chunk_size_bytes=CHUNK_BYTES,
-            max_spooled_chunks=MAX_SPOOLED, spool_dir=spool, **source
+            task_id="bench",
+            pool_id=pool,
+            table_name="bench",
+            poll_interval=0.05,
+            chunk_size_bytes=CHUNK_BYTES,
+            max_spooled_chunks=MAX_SPOOLED,
+            spool_dir=spool,
+            **source,
         ).execute({"ti": TI()})
         job_id = summary["push_job_id"]
     seconds = time.perf_counter() - started
@@ -382,8 +397,12 @@ def reseed(url: str, seed: dict) -> None:
     """Load the seed again: the emulator drops its tables, objects and jobs."""
     import urllib.request
 
-    request = urllib.request.Request(url + "/_emulator/seed", data=json.dumps(seed).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + "/_emulator/seed",
+        data=json.dumps(seed).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=60).read()
 
 
@@ -435,8 +454,12 @@ def main() -> None:
                 load_postgres(server, parquet_path)
             results: dict[str, list[dict]] = {c: [] for c in cases}
             # Warm the emulator up (Arrow loads compute kernels on first use, ~1 s): no case pays for it.
-            subprocess.run([sys.executable, __file__, "--case", "transfer_limit", "--parquet", parquet_path, "--db",
-                            db_path], env=env, capture_output=True, check=False)
+            subprocess.run(
+                [sys.executable, __file__, "--case", "transfer_limit", "--parquet", parquet_path, "--db", db_path],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
             for _ in range(args.repeat):
                 for case in cases:
                     reseed(url, seed)  # every case starts from empty tables (the emulator keeps them in memory)
@@ -464,12 +487,18 @@ def report(rows: int, results: dict[str, list[dict]]) -> None:
         return statistics.median(r["seconds"] for r in runs) if runs else None
 
     file_mb = next(iter(results.values()))[0]["file_mb"]
-    limits = {"transfer": median_seconds("transfer_limit"), "source": median_seconds("pg_source_limit"),
-              "put": median_seconds("ingest_put_limit"), "handwritten": median_seconds("pg_handwritten_adbc")}
+    limits = {
+        "transfer": median_seconds("transfer_limit"),
+        "source": median_seconds("pg_source_limit"),
+        "put": median_seconds("ingest_put_limit"),
+        "handwritten": median_seconds("pg_handwritten_adbc"),
+    }
     bound_mb = (2 * CHUNK_BYTES + 100e6) / 1e6
     spool_bound_mb = (MAX_SPOOLED + 1) * CHUNK_BYTES / 1e6
-    print(f"\n{rows:,} rows, parquet file {file_mb:.0f} MB, medians of {len(next(iter(results.values())))} runs; "
-          f"memory bound +{bound_mb:.0f} MB, spool bound {spool_bound_mb:.0f} MB")
+    print(
+        f"\n{rows:,} rows, parquet file {file_mb:.0f} MB, medians of {len(next(iter(results.values())))} runs; "
+        f"memory bound +{bound_mb:.0f} MB, spool bound {spool_bound_mb:.0f} MB"
+    )
     print(f"{'case':<31}{'seconds':>9}{'rows/s':>12}{'peak RSS':>10}{'+base':>7}{'spool MB':>9}  ratio")
     for case, runs in results.items():
         seconds = median_seconds(case)
@@ -485,8 +514,10 @@ def report(rows: int, results: dict[str, list[dict]]) -> None:
             ratios.append(f"{limits['put'] / seconds:.0%} of raw put")
         if case not in INGEST_CASES and case not in PG_CASES and limits["transfer"]:
             ratios.append(f"{limits['transfer'] / seconds:.0%} of transfer limit")
-        print(f"{case:<31}{seconds:>9.2f}{rows / seconds:>12,.0f}{peak:>10.0f}{above:>7.0f}{spool:>9.0f}  "
-              f"{'; '.join(ratios)}")
+        print(
+            f"{case:<31}{seconds:>9.2f}{rows / seconds:>12,.0f}{peak:>10.0f}{above:>7.0f}{spool:>9.0f}  "
+            f"{'; '.join(ratios)}"
+        )
     sys.stdout.flush()
 
 

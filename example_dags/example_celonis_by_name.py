@@ -11,8 +11,13 @@ from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperato
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor
 
-with DAG(dag_id="example_celonis_by_name", schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False,
-         tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_by_name",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     # --8<-- [start:howto_operator_celonis_job_parts]
     transform = CelonisRunDataJobOperator(
         task_id="run_two_transformations",

@@ -31,24 +31,36 @@ def make_orders() -> str:
     os.makedirs(folder, exist_ok=True)
     for part in range(2):
         ids = list(range(part * 500, (part + 1) * 500))
-        pq.write_table(pa.table({
-            "order_id": ids,
-            "customer": [f"Kunde {i} — “Größe”, Ünïcode" for i in ids],
-            "amount": [i * 1.5 for i in ids],
-            "created_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in ids],
-        }), os.path.join(folder, f"orders-{part}.parquet"))
+        pq.write_table(
+            pa.table(
+                {
+                    "order_id": ids,
+                    "customer": [f"Kunde {i} — “Größe”, Ünïcode" for i in ids],
+                    "amount": [i * 1.5 for i in ids],
+                    "created_at": [dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=i) for i in ids],
+                }
+            ),
+            os.path.join(folder, f"orders-{part}.parquet"),
+        )
     db = sqlite3.connect(os.path.join(EXAMPLE_DATA_DIR, "orders.db"))
     db.execute("drop table if exists order_changes")
     db.execute("create table order_changes (order_id integer, customer text, amount real, created_at text)")
-    db.executemany("insert into order_changes values (?, ?, ?, ?)",
-                   [(i, f"Kunde {i} (updated)", i * 2.0, "2026-02-01T00:00:00") for i in range(990, 1010)])
+    db.executemany(
+        "insert into order_changes values (?, ?, ?, ?)",
+        [(i, f"Kunde {i} (updated)", i * 2.0, "2026-02-01T00:00:00") for i in range(990, 1010)],
+    )
     db.commit()
     db.close()
     return folder
 
 
-with DAG(dag_id="example_celonis_push_then_reload", schedule=None, start_date=dt.datetime(2026, 1, 1),
-         catchup=False, tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_push_then_reload",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     folder = make_orders()
     # --8<-- [start:howto_operator_celonis_push_files]
     push_files = CelonisPushDataOperator(
@@ -74,8 +86,9 @@ with DAG(dag_id="example_celonis_push_then_reload", schedule=None, start_date=dt
         poll_interval=POLL_INTERVAL,
     )
     # --8<-- [end:howto_operator_celonis_push_sql]
-    reload = CelonisReloadDataModelOperator(task_id="reload", pool_id=POOL_ID, data_model_id=DATA_MODEL_ID,
-                                            poll_interval=POLL_INTERVAL)
+    reload = CelonisReloadDataModelOperator(
+        task_id="reload", pool_id=POOL_ID, data_model_id=DATA_MODEL_ID, poll_interval=POLL_INTERVAL
+    )
     folder >> push_files >> push_changes >> reload
 
 
@@ -90,8 +103,13 @@ def make_shipments() -> str:
     return path
 
 
-with DAG(dag_id="example_celonis_ingest_files", schedule=None, start_date=dt.datetime(2026, 1, 1),
-         catchup=False, tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_ingest_files",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     # --8<-- [start:howto_operator_celonis_ingest_files]
     ingest = CelonisIngestFilesOperator(
         task_id="ingest_shipments",

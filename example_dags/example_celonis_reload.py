@@ -9,8 +9,13 @@ from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 
-with DAG(dag_id="example_celonis_full_reload", schedule=None, start_date=dt.datetime(2026, 1, 1), catchup=False,
-         tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_full_reload",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     # --8<-- [start:howto_operator_celonis_full_reload]
     full_reload = CelonisReloadDataModelOperator(
         task_id="full_reload",
@@ -21,8 +26,13 @@ with DAG(dag_id="example_celonis_full_reload", schedule=None, start_date=dt.date
     )
     # --8<-- [end:howto_operator_celonis_full_reload]
 
-with DAG(dag_id="example_celonis_partial_reload_deferrable", schedule=None, start_date=dt.datetime(2026, 1, 1),
-         catchup=False, tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_partial_reload_deferrable",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     # --8<-- [start:howto_operator_celonis_partial_reload]
     partial_reload = CelonisReloadDataModelOperator(
         task_id="partial_reload",

@@ -11,14 +11,25 @@ from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperato
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
 
-with DAG(dag_id="example_celonis_sensor_gated", schedule=None, start_date=dt.datetime(2026, 1, 1),
-         catchup=False, tags=["celonis", "example"]):
+with DAG(
+    dag_id="example_celonis_sensor_gated",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    tags=["celonis", "example"],
+):
     # Somebody starts a load (here: this DAG, without waiting for it) ...
     start_load = CelonisReloadDataModelOperator(
-        task_id="start_load", pool_id=POOL_ID, data_model_id=DATA_MODEL_ID, wait_for_completion=False,
+        task_id="start_load",
+        pool_id=POOL_ID,
+        data_model_id=DATA_MODEL_ID,
+        wait_for_completion=False,
     )
     start_job = CelonisRunDataJobOperator(
-        task_id="start_job", pool_id=POOL_ID, data_job_id=DATA_JOB_ID, wait_for_completion=False,
+        task_id="start_job",
+        pool_id=POOL_ID,
+        data_job_id=DATA_JOB_ID,
+        wait_for_completion=False,
     )
     # --8<-- [start:howto_sensor_celonis_data_model_load]
     load_done = CelonisDataModelLoadSensor(

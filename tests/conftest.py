@@ -30,8 +30,9 @@ FAILING_DATA_JOB = seeds.DEMO_FAILING_DATA_JOB_ID
 CONNECTION = seeds.DEMO_CONNECTION_ID
 
 
-def test_seed(load_seconds: float = 0.6, push_seconds: float = 0.2, registration_seconds: float = 0.0,
-              **settings) -> dict:
+def test_seed(
+    load_seconds: float = 0.6, push_seconds: float = 0.2, registration_seconds: float = 0.0, **settings
+) -> dict:
     """The demo seed with short durations, so tests wait fractions of a second.
 
     ``settings`` are seed switches (docs/emulator.md). ``registration_seconds`` > 0 makes a new
@@ -85,8 +86,11 @@ class Emulator:
 
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}",
-                                                   params={"format": "parquet"}).content))
+        return pq.read_table(
+            io.BytesIO(
+                self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}", params={"format": "parquet"}).content
+            )
+        )
 
     def connection_json(self, auth: str = "api_key", **extra) -> str:
         from airflow_provider_celonis.emulator.__main__ import connection_value
@@ -143,8 +147,13 @@ AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
 @pytest.fixture(scope="module")
 def airflow_env(emulator_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "CELONIS_EXAMPLE_POLL_INTERVAL": "0.3"}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "CELONIS_EXAMPLE_POLL_INTERVAL": "0.3",
+    }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
     from airflow_provider_celonis.emulator.__main__ import connection_value
 
@@ -157,8 +166,7 @@ def airflow_env(emulator_server, tmp_path_factory):
 
 
 def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
-    result = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     failed = result.returncode != 0 or "state=failed" in output.lower() or "dagrunstate.failed" in output.lower()
     return not failed, output
@@ -174,5 +182,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     from tests.faults.conftest import TALLY
 
     if TALLY["scenarios"]:
-        terminalreporter.write_line(f"fault-injection suite: {TALLY['scenarios']} scenarios, {TALLY['faults']} "
-                                    f"faults injected, {TALLY['rows']} pushed rows checked exactly")
+        terminalreporter.write_line(
+            f"fault-injection suite: {TALLY['scenarios']} scenarios, {TALLY['faults']} "
+            f"faults injected, {TALLY['rows']} pushed rows checked exactly"
+        )

@@ -40,8 +40,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("cls", "kwargs", "message"), CASES,
-                         ids=[f"{c.__name__}-{m}" for c, _, m in CASES])
+@pytest.mark.parametrize(("cls", "kwargs", "message"), CASES, ids=[f"{c.__name__}-{m}" for c, _, m in CASES])
 def test_bad_parameter_fails_before_any_request(emulator, cls, kwargs, message):
     task = cls(task_id="t", **kwargs)
     with pytest.raises((ValueError, CelonisError), match=message):
@@ -51,8 +50,9 @@ def test_bad_parameter_fails_before_any_request(emulator, cls, kwargs, message):
 
 def test_unknown_ids_name_the_resource_and_the_fix(emulator):
     with pytest.raises(CelonisApiError) as err:
-        CelonisReloadDataModelOperator(task_id="t", pool_id=POOL, data_model_id="no-such-model",
-                                       poll_interval=0.05).execute(context())
+        CelonisReloadDataModelOperator(
+            task_id="t", pool_id=POOL, data_model_id="no-such-model", poll_interval=0.05
+        ).execute(context())
     text = str(err.value)
     assert err.value.status_code == 404 and "no-such-model" in text and "check the data pool" in text
 
@@ -60,5 +60,6 @@ def test_unknown_ids_name_the_resource_and_the_fix(emulator):
 def test_an_id_cannot_change_the_path(emulator):
     with pytest.raises(CelonisApiError):
         CelonisHook().get_last_load(POOL, "../../../pools")
-    assert emulator.requests("/last-load")[0]["path"].count("/") == \
-        f"/integration/api/v1/data-pools/{POOL}/data-models/x/last-load".count("/")
+    assert emulator.requests("/last-load")[0]["path"].count(
+        "/"
+    ) == f"/integration/api/v1/data-pools/{POOL}/data-models/x/last-load".count("/")

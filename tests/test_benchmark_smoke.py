@@ -10,13 +10,31 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_push_benchmark_smoke(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "push.py"), "--sizes", "20000", "--repeat", "1",
-                             "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "push.py"),
+            "--sizes",
+            "20000",
+            "--repeat",
+            "1",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
-    for case, ratio in (("transfer_limit", "of transfer limit"), ("naive", "of transfer limit"),
-                        ("operator_parquet", "of transfer limit"), ("operator_sql", "of transfer limit"),
-                        ("operator_csv", "of transfer limit"), ("operator_ingest_parquet", "of raw put")):
+    for case, ratio in (
+        ("transfer_limit", "of transfer limit"),
+        ("naive", "of transfer limit"),
+        ("operator_parquet", "of transfer limit"),
+        ("operator_sql", "of transfer limit"),
+        ("operator_csv", "of transfer limit"),
+        ("operator_ingest_parquet", "of raw put"),
+    ):
         row = next(line for line in lines if line.startswith(case + " "))
         seconds, rows_per_second = row.split()[1:3]
         assert float(seconds) > 0 and float(rows_per_second.replace(",", "")) > 0

@@ -10,16 +10,24 @@ from airflow_provider_celonis.connection_settings import AuthType, CelonisConnec
 from airflow_provider_celonis.exceptions import CelonisConnectionConfigError
 
 
-def conn(host="https://myteam.eu-1.celonis.cloud", login=None, password="secret-key", extra=None, port=None,
-         schema=None):
-    return SimpleNamespace(conn_id="c", host=host, login=login, password=password, port=port, schema=schema,
-                           extra_dejson=extra or {})
+def conn(
+    host="https://myteam.eu-1.celonis.cloud", login=None, password="secret-key", extra=None, port=None, schema=None
+):
+    return SimpleNamespace(
+        conn_id="c", host=host, login=login, password=password, port=port, schema=schema, extra_dejson=extra or {}
+    )
 
 
-@pytest.mark.parametrize("host", [
-    "https://myteam.eu-1.celonis.cloud", "myteam.eu-1.celonis.cloud", "https://myteam.eu-1.celonis.cloud/",
-    "myteam.eu-1.celonis.cloud/", "https://myteam.eu-1.celonis.cloud/integration/ui/pools/x",
-])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://myteam.eu-1.celonis.cloud",
+        "myteam.eu-1.celonis.cloud",
+        "https://myteam.eu-1.celonis.cloud/",
+        "myteam.eu-1.celonis.cloud/",
+        "https://myteam.eu-1.celonis.cloud/integration/ui/pools/x",
+    ],
+)
 def test_team_url_forms(host):
     url = TeamUrl.parse(host)
     assert (url.base_url, url.team, url.realm) == ("https://myteam.eu-1.celonis.cloud", "myteam", "eu-1")
@@ -59,9 +67,17 @@ def test_missing_password_and_client_id():
 
 
 def test_oauth_scopes_timeout_verify_proxies():
-    settings = CelonisConnectionSettings.from_connection(conn(login="cid", extra={
-        "scopes": "integration.data-pools, integration.data-pools:data_push", "timeout": "15",
-        "verify": "false", "proxies": '{"https": "http://proxy:3128"}'}))
+    settings = CelonisConnectionSettings.from_connection(
+        conn(
+            login="cid",
+            extra={
+                "scopes": "integration.data-pools, integration.data-pools:data_push",
+                "timeout": "15",
+                "verify": "false",
+                "proxies": '{"https": "http://proxy:3128"}',
+            },
+        )
+    )
     assert settings.scopes == ("integration.data-pools", "integration.data-pools:data_push")
     assert settings.timeout == 15.0 and settings.verify is False
     assert settings.proxies == {"https": "http://proxy:3128"}
@@ -70,10 +86,15 @@ def test_oauth_scopes_timeout_verify_proxies():
     assert defaults.scopes == ("integration.data-pools",) and defaults.timeout == 60.0 and defaults.verify is True
 
 
-@pytest.mark.parametrize("extra,fix", [
-    ({"timeout": "soon"}, "number of seconds"), ({"timeout": -1}, "positive"),
-    ({"proxies": "proxy:3128"}, "JSON object"), ({"oauth_auth_method": "jwt"}, "'basic'"),
-])
+@pytest.mark.parametrize(
+    "extra,fix",
+    [
+        ({"timeout": "soon"}, "number of seconds"),
+        ({"timeout": -1}, "positive"),
+        ({"proxies": "proxy:3128"}, "JSON object"),
+        ({"oauth_auth_method": "jwt"}, "'basic'"),
+    ],
+)
 def test_bad_extras_name_value_and_fix(extra, fix):
     with pytest.raises(CelonisConnectionConfigError, match=fix):
         CelonisConnectionSettings.from_connection(conn(extra=extra))
@@ -84,9 +105,13 @@ def test_secret_not_in_repr():
     assert "very-secret-value" not in repr(settings)
 
 
-@pytest.mark.parametrize("host,region", [
-    ("https://t.eu-1.celonis.cloud", "eu-central-1"), ("https://t.us-1.celonis.cloud", "us-east-1"),
-])
+@pytest.mark.parametrize(
+    "host,region",
+    [
+        ("https://t.eu-1.celonis.cloud", "eu-central-1"),
+        ("https://t.us-1.celonis.cloud", "us-east-1"),
+    ],
+)
 def test_ingestion_region_from_realm_and_override(host, region):
     assert CelonisConnectionSettings.from_connection(conn(host=host)).aws_region == region
     override = CelonisConnectionSettings.from_connection(conn(host=host, extra={"ingestion_region": "ap-x"}))

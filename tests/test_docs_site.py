@@ -71,8 +71,14 @@ PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def test_docs_site_builds_with_warnings_as_errors(tmp_path):
-    result = subprocess.run([MKDOCS, "build", "--strict", "--site-dir", str(tmp_path / "site")], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    result = subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     page = (tmp_path / "site" / "operator-push-data" / "index.html").read_text()
     assert "push_orders" in page and "8&lt;--" not in page  # the example DAG's code, not an include line
@@ -89,12 +95,15 @@ def example_section(path: str, section: str) -> str:
     lines = (ROOT / path).read_text().splitlines(keepends=True)
     start = next(i for i, line in enumerate(lines) if f"[start:{section}]" in line)
     end = next(i for i, line in enumerate(lines) if f"[end:{section}]" in line)
-    return "".join(lines[start + 1:end])
+    return "".join(lines[start + 1 : end])
 
 
 def example_blocks() -> list[tuple[str, str, str, str]]:
-    return [(page.name, *m.groups()) for page in sorted((ROOT / "docs").glob("*.md"))
-            for m in EXAMPLE_BLOCK.finditer(page.read_text())]
+    return [
+        (page.name, *m.groups())
+        for page in sorted((ROOT / "docs").glob("*.md"))
+        for m in EXAMPLE_BLOCK.finditer(page.read_text())
+    ]
 
 
 def test_pages_show_code_on_the_code_host_too():

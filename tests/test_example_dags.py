@@ -7,17 +7,20 @@ import pytest
 from tests.conftest import POOL, dags_test, test_seed
 
 
-@pytest.mark.parametrize("dag_id", [
-    "example_celonis_full_reload",
-    "example_celonis_partial_reload_deferrable",
-    "example_celonis_delta_job_then_reload",
-    "example_celonis_full_job_sync",
-    "example_celonis_sensor_gated",
-    "example_celonis_push_then_reload",
-    "example_celonis_ingest_files",
-    "example_celonis_by_name",
-    "example_celonis_ingest_sql",
-])
+@pytest.mark.parametrize(
+    "dag_id",
+    [
+        "example_celonis_full_reload",
+        "example_celonis_partial_reload_deferrable",
+        "example_celonis_delta_job_then_reload",
+        "example_celonis_full_job_sync",
+        "example_celonis_sensor_gated",
+        "example_celonis_push_then_reload",
+        "example_celonis_ingest_files",
+        "example_celonis_by_name",
+        "example_celonis_ingest_sql",
+    ],
+)
 def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
     ok, output = dags_test(airflow_env, dag_id)
@@ -26,10 +29,13 @@ def test_example_dag_succeeds(airflow_env, emulator_server, dag_id):
     assert any(r["method"] in ("POST", "PUT") and r["status"] == 200 for r in log)
 
 
-@pytest.mark.parametrize("dag_id,message", [
-    ("example_celonis_failing_load_expect_failure", "Table EKKO: column NETWR does not exist"),
-    ("example_celonis_failing_job_expect_failure", "division by zero"),
-])
+@pytest.mark.parametrize(
+    "dag_id,message",
+    [
+        ("example_celonis_failing_load_expect_failure", "Table EKKO: column NETWR does not exist"),
+        ("example_celonis_failing_job_expect_failure", "division by zero"),
+    ],
+)
 def test_failing_example_dag_fails_with_celonis_message(airflow_env, emulator_server, dag_id, message):
     emulator_server.state.load(test_seed(load_seconds=1.0, registration_seconds=0.3))
     ok, output = dags_test(airflow_env, dag_id)
@@ -59,7 +65,12 @@ def test_ingest_sql_example_lands_its_rows(airflow_env, emulator_server):
     assert ok, output[-4000:]
     rows = sorted(emulator_server.state.tables[(POOL, "shipment")].to_pylist(), key=lambda r: r["order_id"])
     assert len(rows) == 500
-    assert rows[0] == {"order_id": 0, "created_at": 1_700_000_000, "carrier": "DHL, Express", "weight_kg": 0.0,
-                       "delivered_on": "2026-01-01"}
+    assert rows[0] == {
+        "order_id": 0,
+        "created_at": 1_700_000_000,
+        "carrier": "DHL, Express",
+        "weight_kg": 0.0,
+        "delivered_on": "2026-01-01",
+    }
     assert rows[2]["carrier"] == "Ünïcödé Post" and rows[499]["weight_kg"] == 499 / 8
     assert [e["status"] for e in emulator_server.state.ingestion_log] == ["PROCESSED"]

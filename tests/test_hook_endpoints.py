@@ -42,8 +42,7 @@ def test_test_connection_with_each_auth(any_auth):
 
 
 def test_test_connection_reports_bad_key(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       emulator.connection_json().replace("demo-api-key", "wrong-key"))
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json().replace("demo-api-key", "wrong-key"))
     ok, message = hook().test_connection()
     assert not ok
     assert "401" in message and "wrong-key" not in message
@@ -222,12 +221,17 @@ def test_ingestion_upload_small_and_multipart(emulator, tmp_path):
     key = h.upload_ingestion_file(small, CONNECTION, "shipment")
     assert key == f"connection/{CONNECTION}/shipment/shipment.parquet"
     assert emulator.table("shipment")["rows"] == [
-        {"order_id": 1, "created_at": 1, "v": "a"}, {"order_id": 2, "created_at": 1, "v": "b"}]
+        {"order_id": 1, "created_at": 1, "v": "a"},
+        {"order_id": 2, "created_at": 1, "v": "b"},
+    ]
     # older age is not applied, newer is; multipart for a file over the threshold
     big = tmp_path / "big.parquet"
     n = 300_000
-    pq.write_table(pa.table({"order_id": list(range(n)), "created_at": [0] + [2] * (n - 1),
-                             "v": [f"row-{i}" for i in range(n)]}), big, compression="none")
+    pq.write_table(
+        pa.table({"order_id": list(range(n)), "created_at": [0] + [2] * (n - 1), "v": [f"row-{i}" for i in range(n)]}),
+        big,
+        compression="none",
+    )
     assert big.stat().st_size > 5 * 1024 * 1024
     h.upload_ingestion_file(big, CONNECTION, "shipment", multipart_threshold=5 * 1024 * 1024)
     assert any("uploadId" in r["query"] for r in emulator.requests("/api/data-ingestion"))
@@ -272,21 +276,33 @@ def test_ui_urls(emulator):
     h = hook()
     assert h.data_pool_url(POOL) == f"{emulator.url}/integration/ui/pools/{POOL}/"
     assert h.data_model_url(POOL, DATA_MODEL).endswith(
-        f"/pools/{POOL}/data-configuration/process-data-models/{DATA_MODEL}?tab=data-model")
+        f"/pools/{POOL}/data-configuration/process-data-models/{DATA_MODEL}?tab=data-model"
+    )
     assert h.data_job_url(POOL, DATA_JOB).endswith(f"/pools/{POOL}/data-configuration/data-jobs?jobId={DATA_JOB}")
 
 
 def test_csv_push_with_quotes_separators_newlines_and_schema(emulator):
     h = hook()
-    schema = {"tableName": "csv", "columns": [
-        {"columnName": "id", "columnType": "INTEGER"}, {"columnName": "note", "columnType": "STRING",
-                                                        "fieldLength": 500}]}
-    job = h.create_push_job(POOL, "csv", file_type="CSV", table_schema=schema,
-                            csv_parsing_options={"separatorSequence": ";", "quoteSequence": '"'})
+    schema = {
+        "tableName": "csv",
+        "columns": [
+            {"columnName": "id", "columnType": "INTEGER"},
+            {"columnName": "note", "columnType": "STRING", "fieldLength": 500},
+        ],
+    }
+    job = h.create_push_job(
+        POOL,
+        "csv",
+        file_type="CSV",
+        table_schema=schema,
+        csv_parsing_options={"separatorSequence": ";", "quoteSequence": '"'},
+    )
     body = 'id;note\n1;"semi; colon, ""quoted""\nnext line ü"\n2;plain\n'.encode()
     h.add_push_chunk(POOL, job.id, body, file_name="chunk.csv")
     h.execute_push_job(POOL, job.id)
     done = wait_until(lambda: (j := h.get_push_job(POOL, job.id)).status.is_terminal and j)
     assert done.status is PushJobStatus.DONE, done.logs
     assert emulator.table("csv")["rows"] == [
-        {"id": 1, "note": 'semi; colon, "quoted"\nnext line ü'}, {"id": 2, "note": "plain"}]
+        {"id": 1, "note": 'semi; colon, "quoted"\nnext line ü'},
+        {"id": 2, "note": "plain"},
+    ]

@@ -35,8 +35,10 @@ def test_oauth_token_is_cached_and_refreshed_once_after_expiry(emulator, monkeyp
 
 
 def test_oauth_client_secret_post_method(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       emulator.connection_json("oauth", oauth_auth_method="post", scopes="integration.data-pools"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        emulator.connection_json("oauth", oauth_auth_method="post", scopes="integration.data-pools"),
+    )
     assert hook().test_connection()[0]
 
 
@@ -54,8 +56,9 @@ def test_revoked_oauth_client_fails_clearly_without_looping(emulator, monkeypatc
 
 
 def test_oauth_scope_without_data_pools_is_forbidden(emulator, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT",
-                       emulator.connection_json("oauth", scopes="integration.data-pools:data_push"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json("oauth", scopes="integration.data-pools:data_push")
+    )
     with pytest.raises(CelonisAuthError) as err:
         hook().get_data_job(POOL, DATA_JOB)
     assert err.value.status_code == 403 and "integration.data-pools" in str(err.value)
@@ -143,8 +146,10 @@ def test_dropped_connection_after_a_create_is_not_repeated(emulator):
 
 
 def test_nothing_listening_fails_fast_with_clear_message(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", json.dumps(
-        {"conn_type": "celonis", "host": "http://127.0.0.1:9", "password": "k"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT",
+        json.dumps({"conn_type": "celonis", "host": "http://127.0.0.1:9", "password": "k"}),
+    )
     with pytest.raises(CelonisApiError) as err:
         hook(retry_limit=2).get_data_job(POOL, DATA_JOB)
     assert "ConnectionError after 2 attempt(s)" in str(err.value)

@@ -30,38 +30,52 @@ def run(op) -> dict:
 
 
 def test_parquet_and_csv_files_land_with_the_age_rule(emulator, tmp_path):
-    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [5, 5], "note": ["a", "b\nc"]}),
-                   tmp_path / "part-1.parquet")
+    pq.write_table(
+        pa.table({"order_id": [1, 2], "created_at": [5, 5], "note": ["a", "b\nc"]}), tmp_path / "part-1.parquet"
+    )
     with gzip.open(tmp_path / "part-2.csv.gz", "wt", encoding="utf-8") as handle:
         # order 1 is older (age 4): not applied; order 2 is newer: applied; order 3 is new.
         handle.write('order_id,created_at,note\n1,4,old\n2,6,"new, ✓"\n3,1,\n')
-    summary = run(ingest_op(source_path=str(tmp_path / "part-*"),
-                            csv_options={"column_types": {"order_id": "int64", "created_at": "int64"}}))
+    summary = run(
+        ingest_op(
+            source_path=str(tmp_path / "part-*"),
+            csv_options={"column_types": {"order_id": "int64", "created_at": "int64"}},
+        )
+    )
     assert summary["rows"] == 5 and len(summary["files"]) == 2
     keys = [f["key"] for f in summary["files"]]
-    assert keys == [f"connection/{CONNECTION}/shipment/nightly-ingest-scheduled__2026-11-22T00_00_00_00_00-0000-part-1"
-                    ".parquet", f"connection/{CONNECTION}/shipment/nightly-ingest-scheduled__2026-11-22T00_00_00_00_00"
-                    "-0001-part-2.parquet"]
+    assert keys == [
+        f"connection/{CONNECTION}/shipment/nightly-ingest-scheduled__2026-11-22T00_00_00_00_00-0000-part-1.parquet",
+        f"connection/{CONNECTION}/shipment/nightly-ingest-scheduled__2026-11-22T00_00_00_00_00-0001-part-2.parquet",
+    ]
     rows = {r["order_id"]: r for r in emulator.table("shipment")["rows"]}
-    assert rows == {1: {"order_id": 1, "created_at": 5, "note": "a"},
-                    2: {"order_id": 2, "created_at": 6, "note": "new, ✓"},
-                    3: {"order_id": 3, "created_at": 1, "note": None}}
+    assert rows == {
+        1: {"order_id": 1, "created_at": 5, "note": "a"},
+        2: {"order_id": 2, "created_at": 6, "note": "new, ✓"},
+        3: {"order_id": 3, "created_at": 1, "note": None},
+    }
     assert [e["status"] for e in emulator.admin("GET", "/_emulator/ingestion").json()] == ["PROCESSED"] * 2
 
 
 def test_retry_overwrites_its_own_objects(emulator, tmp_path):
-    pq.write_table(pa.table({"order_id": [1], "created_at": [1], "at": [dt.datetime(2024, 1, 1)]}),
-                   tmp_path / "a.parquet")
-    first, again = run(ingest_op(source_path=str(tmp_path / "a.parquet"))), run(ingest_op(
-        source_path=str(tmp_path / "a.parquet")))
+    pq.write_table(
+        pa.table({"order_id": [1], "created_at": [1], "at": [dt.datetime(2024, 1, 1)]}), tmp_path / "a.parquet"
+    )
+    first, again = (
+        run(ingest_op(source_path=str(tmp_path / "a.parquet"))),
+        run(ingest_op(source_path=str(tmp_path / "a.parquet"))),
+    )
     assert first["files"][0]["key"] == again["files"][0]["key"]
     assert len(emulator.table("shipment")["rows"]) == 1
 
 
 def test_large_file_goes_multipart(emulator, tmp_path):
     n = 250_000
-    pq.write_table(pa.table({"order_id": list(range(n)), "created_at": [1] * n, "v": [f"row-{i}" for i in range(n)]}),
-                   tmp_path / "big.parquet", compression="none")
+    pq.write_table(
+        pa.table({"order_id": list(range(n)), "created_at": [1] * n, "v": [f"row-{i}" for i in range(n)]}),
+        tmp_path / "big.parquet",
+        compression="none",
+    )
     run(ingest_op(source_path=str(tmp_path / "big.parquet"), multipart_threshold_bytes=5 * 1024 * 1024))
     assert any("uploadId" in r["query"] for r in emulator.requests("/api/data-ingestion"))
     assert len(emulator.table("shipment")["rows"]) == n
@@ -76,20 +90,24 @@ def test_a_file_without_the_key_stops_everything_before_upload(emulator, tmp_pat
 
 
 def test_wrong_secret_fails_without_showing_it(emulator, tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(
-        ingestion_secret_access_key="wrong-secret-value"))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(ingestion_secret_access_key="wrong-secret-value")
+    )
     pq.write_table(pa.table({"order_id": [1], "created_at": [1]}), tmp_path / "a.parquet")
     with pytest.raises(CelonisApiError) as err:
         run(ingest_op(source_path=str(tmp_path / "a.parquet")))
     assert err.value.status_code == 403 and "wrong-secret-value" not in str(err.value)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"connection_id": ""}, "connection_id is empty"),
-    ({"primary_keys": "order_id"}, r"\['order_id'\]"),
-    ({"multipart_threshold_bytes": 1024}, "5 MiB"),
-    ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"connection_id": ""}, "connection_id is empty"),
+        ({"primary_keys": "order_id"}, r"\['order_id'\]"),
+        ({"multipart_threshold_bytes": 1024}, "5 MiB"),
+        ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
+    ],
+)
 def test_bad_input(emulator, kwargs, message):
     params = {"source_path": __file__, **kwargs}
     with pytest.raises((ValueError, CelonisError), match=message):
@@ -120,8 +138,14 @@ def test_compressed_parquet_is_accepted_by_s3_but_not_applied(emulator, tmp_path
 @pytest.mark.parametrize("codec", ["snappy", "zstd", "gzip", "brotli", "lz4"])
 def test_compressed_parquet_is_reencoded_uncompressed(emulator, tmp_path, codec):
     n = 20_000
-    source = pa.table({"order_id": list(range(n)), "created_at": [3] * n, "v": [f"ä-{i}" * 3 for i in range(n)],
-                       "at": [dt.datetime(2024, 1, 1, 0, 0, 0, i) for i in range(n)]})
+    source = pa.table(
+        {
+            "order_id": list(range(n)),
+            "created_at": [3] * n,
+            "v": [f"ä-{i}" * 3 for i in range(n)],
+            "at": [dt.datetime(2024, 1, 1, 0, 0, 0, i) for i in range(n)],
+        }
+    )
     pq.write_table(source, tmp_path / "c.parquet", compression=codec, row_group_size=3000)
     summary = run(ingest_op(source_path=str(tmp_path / "c.parquet")))
     assert summary["rows"] == n

@@ -42,8 +42,10 @@ def test_push_from_sql_reports_the_tables_read(emulator, tmp_path, monkeypatch):
     op = push_op(sql="select o.id from orders o join items i on o.id = i.id", sql_conn_id="src")
     op.execute(context())
     lineage = op.get_openlineage_facets_on_complete(None)
-    assert sorted(names(lineage.inputs)) == [(f"sqlite://{tmp_path / 's.db'}", "items"),
-                                             (f"sqlite://{tmp_path / 's.db'}", "orders")]
+    assert sorted(names(lineage.inputs)) == [
+        (f"sqlite://{tmp_path / 's.db'}", "items"),
+        (f"sqlite://{tmp_path / 's.db'}", "orders"),
+    ]
 
 
 def test_reload_reports_the_data_model_and_ingest_the_connection_table(emulator, tmp_path):
@@ -51,10 +53,16 @@ def test_reload_reports_the_data_model_and_ingest_the_connection_table(emulator,
     reload = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, poll_interval=0.05)
     reload.execute(context())
     assert names(reload.get_openlineage_facets_on_complete(None).outputs) == [
-        (team, f"{POOL}.data_models.{DATA_MODEL}")]
+        (team, f"{POOL}.data_models.{DATA_MODEL}")
+    ]
     pq.write_table(pa.table({"order_id": [1], "created_at": [1]}), tmp_path / "s.parquet")
-    ingest = CelonisIngestFilesOperator(task_id="i", connection_id=CONNECTION, table_name="shipment",
-                                        source_path=str(tmp_path / "s.parquet"), file_name_prefix="")
+    ingest = CelonisIngestFilesOperator(
+        task_id="i",
+        connection_id=CONNECTION,
+        table_name="shipment",
+        source_path=str(tmp_path / "s.parquet"),
+        file_name_prefix="",
+    )
     ingest.execute(context())
     lineage = ingest.get_openlineage_facets_on_complete(None)
     assert names(lineage.inputs) == [("file", str(tmp_path / "s.parquet"))]

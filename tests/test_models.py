@@ -18,11 +18,19 @@ from airflow_provider_celonis.models import (
 )
 
 
-@pytest.mark.parametrize("status,terminal,success", [
-    ("RUNNING", False, False), ("CANCELLING", False, False), ("LOST_CONNECTION", False, False),
-    ("SUCCESS", True, True), ("WARNING", True, True), ("ERROR", True, False), ("CANCELED", True, False),
-    ("SOMETHING_NEW", False, False),
-])
+@pytest.mark.parametrize(
+    "status,terminal,success",
+    [
+        ("RUNNING", False, False),
+        ("CANCELLING", False, False),
+        ("LOST_CONNECTION", False, False),
+        ("SUCCESS", True, True),
+        ("WARNING", True, True),
+        ("ERROR", True, False),
+        ("CANCELED", True, False),
+        ("SOMETHING_NEW", False, False),
+    ],
+)
 def test_load_status(status, terminal, success):
     parsed = LoadStatus.parse(status)
     assert (parsed.is_terminal, parsed.is_success) == (terminal, success)
@@ -33,19 +41,35 @@ def test_limbo_states_are_flagged():
     assert not LoadStatus.RUNNING.is_limbo
 
 
-@pytest.mark.parametrize("status,terminal,success", [
-    ("QUEUED", False, False), ("RUNNING", False, False), ("SUCCESS", True, True), ("FAIL", True, False),
-    ("CANCEL", True, False), ("SKIPPED", True, False), (None, False, False), ("FAILED", False, False),
-])
+@pytest.mark.parametrize(
+    "status,terminal,success",
+    [
+        ("QUEUED", False, False),
+        ("RUNNING", False, False),
+        ("SUCCESS", True, True),
+        ("FAIL", True, False),
+        ("CANCEL", True, False),
+        ("SKIPPED", True, False),
+        (None, False, False),
+        ("FAILED", False, False),
+    ],
+)
 def test_execution_status(status, terminal, success):
     parsed = ExecutionStatus.parse(status)
     assert (parsed.is_terminal, parsed.is_success) == (terminal, success)
 
 
-@pytest.mark.parametrize("status,terminal,success,cancellable", [
-    ("NEW", False, False, True), ("QUEUED", False, False, True), ("RUNNING", False, False, True),
-    ("DONE", True, True, False), ("ERROR", True, False, False), ("CANCELED", True, False, False),
-])
+@pytest.mark.parametrize(
+    "status,terminal,success,cancellable",
+    [
+        ("NEW", False, False, True),
+        ("QUEUED", False, False, True),
+        ("RUNNING", False, False, True),
+        ("DONE", True, True, False),
+        ("ERROR", True, False, False),
+        ("CANCELED", True, False, False),
+    ],
+)
 def test_push_job_status(status, terminal, success, cancellable):
     parsed = PushJobStatus.parse(status)
     assert (parsed.is_terminal, parsed.is_success, parsed.is_cancellable) == (terminal, success, cancellable)
@@ -70,8 +94,18 @@ def test_timestamps_epoch_ms_and_iso():
 
 def test_last_load_shapes():
     flat = DataModelLoad.from_api({"dataLoadId": "L1", "loadStatus": "SUCCESS", "startDate": 0, "loadType": "PARTIAL"})
-    wrapped = DataModelLoad.from_api({"loadInfo": {"currentComputeLoad": {"dataLoadId": "L1", "loadStatus": "SUCCESS",
-                                                                          "startDate": 0, "loadType": "PARTIAL"}}})
+    wrapped = DataModelLoad.from_api(
+        {
+            "loadInfo": {
+                "currentComputeLoad": {
+                    "dataLoadId": "L1",
+                    "loadStatus": "SUCCESS",
+                    "startDate": 0,
+                    "loadType": "PARTIAL",
+                }
+            }
+        }
+    )
     assert flat == wrapped and flat.load_id == "L1"
     assert DataModelLoad.from_api({"id": "L2", "status": "ERROR"}).load_id == "L2"
 

@@ -15,28 +15,38 @@ FAST = {"poll_interval": 0.05, "api_retry_delay": 0.02}
 
 
 def test_reload_and_run_by_name(emulator):
-    summary = CelonisReloadDataModelOperator(task_id="r", pool_name="sales (demo)", data_model_name="O2C",
-                                             tables=["orders"], **FAST).execute(context())
+    summary = CelonisReloadDataModelOperator(
+        task_id="r", pool_name="sales (demo)", data_model_name="O2C", tables=["orders"], **FAST
+    ).execute(context())
     assert summary["status"] == "SUCCESS" and summary["data_model_id"] == DATA_MODEL
     ctx = context()
-    summary = CelonisRunDataJobOperator(task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders",
-                                        **FAST).execute(ctx)
+    summary = CelonisRunDataJobOperator(
+        task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders", **FAST
+    ).execute(ctx)
     assert summary["status"] == "SUCCESS" and ctx["ti"].xcom["celonis_ids"]["data_job_id"] == DATA_JOB
 
 
 def test_sensors_by_name(emulator):
-    CelonisRunDataJobOperator(task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders",
-                              **FAST).execute(context())
-    assert CelonisDataJobSensor(task_id="s", pool_name="Sales (demo)", data_job_name="Extract orders",
-                                poke_interval=0.05).poke(context()) is True
+    CelonisRunDataJobOperator(task_id="j", pool_name="Sales (demo)", data_job_name="Extract orders", **FAST).execute(
+        context()
+    )
+    assert (
+        CelonisDataJobSensor(
+            task_id="s", pool_name="Sales (demo)", data_job_name="Extract orders", poke_interval=0.05
+        ).poke(context())
+        is True
+    )
     sensor = CelonisDataModelLoadSensor(task_id="s", pool_name="Sales (demo)", data_model_name="O2C")
     assert sensor.poke(context()) is False and sensor.data_model_id == DATA_MODEL
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"pool_name": "Sales"}, "No data pool is named 'Sales'.*Did you mean 'Sales \\(demo\\)'"),
-    ({"pool_name": "Sales (demo)", "data_model_name": "O2X"}, "No data model is named 'O2X'.*'O2C'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pool_name": "Sales"}, "No data pool is named 'Sales'.*Did you mean 'Sales \\(demo\\)'"),
+        ({"pool_name": "Sales (demo)", "data_model_name": "O2X"}, "No data model is named 'O2X'.*'O2C'"),
+    ],
+)
 def test_a_wrong_name_fails_before_anything_starts(emulator, kwargs, match):
     kwargs.setdefault("data_model_name", "O2C")
     with pytest.raises(CelonisNameNotFoundError, match=match):
@@ -51,8 +61,9 @@ def test_a_deferred_task_given_by_name_resumes_with_the_ids(emulator):
     from tests.test_operators_sensors_triggers import run_trigger
 
     def build() -> CelonisReloadDataModelOperator:
-        return CelonisReloadDataModelOperator(task_id="r", pool_name="Sales (demo)", data_model_name="O2C",
-                                              deferrable=True, **FAST)
+        return CelonisReloadDataModelOperator(
+            task_id="r", pool_name="Sales (demo)", data_model_name="O2C", deferrable=True, **FAST
+        )
 
     with pytest.raises(TaskDeferred) as deferred:
         build().execute(context())

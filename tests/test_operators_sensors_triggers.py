@@ -52,6 +52,7 @@ def run_trigger(trigger) -> dict:
     async def first_event():
         async for event in trigger.run():
             return event.payload
+
     return asyncio.run(first_event())
 
 
@@ -83,10 +84,16 @@ def test_unknown_table_name_fails_before_anything_starts(emulator):
     assert emulator.requests("/load", "POST") == []
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"tables": "VBAK"}, "list of table ids"), ({"tables": []}, "empty list"), ({"poll_interval": 0}, "poll_interval"),
-    ({"data_model_id": " "}, "data_model_id is empty"), ({"pool_id": ""}, "pool_id is empty"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"tables": "VBAK"}, "list of table ids"),
+        ({"tables": []}, "empty list"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"data_model_id": " "}, "data_model_id is empty"),
+        ({"pool_id": ""}, "pool_id is empty"),
+    ],
+)
 def test_bad_reload_parameters(emulator, kwargs, match):
     params = {"task_id": "r", "pool_id": POOL, "data_model_id": DATA_MODEL, **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -193,8 +200,9 @@ def test_trigger_on_kill_cancels(emulator, seed_copy):
     seed_copy["pools"][0]["data_jobs"][0]["run_seconds"] = 30
     emulator.reseed(seed_copy)
     CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
-    trigger = CelonisDataJobTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB,
-                                    end_time=time.time() + 60)
+    trigger = CelonisDataJobTrigger(
+        celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB, end_time=time.time() + 60
+    )
     asyncio.run(trigger.on_kill())
     assert CelonisHook().get_data_job(POOL, DATA_JOB).status.value == "CANCEL"
 
@@ -258,8 +266,9 @@ def test_load_sensor_fails_on_remote_failure_and_soft_fail_type(emulator):
 
 def test_sensor_deferred_path(emulator):
     CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
-    sensor = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=DATA_JOB, deferrable=True,
-                                  poke_interval=0.1, timeout=30)
+    sensor = CelonisDataJobSensor(
+        task_id="s", pool_id=POOL, data_job_id=DATA_JOB, deferrable=True, poke_interval=0.1, timeout=30
+    )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(context())
     event = run_trigger(deferred.value.trigger)
@@ -273,12 +282,28 @@ def test_sensor_bad_moment_names_the_fix(emulator):
         sensor.poke(context())
 
 
-@pytest.mark.parametrize("trigger", [
-    CelonisDataModelLoadTrigger(celonis_conn_id="c", pool_id="p", data_model_id="m", previous_load_id="l",
-                                previous_started_at=1.5, finished_after=None, end_time=2.0),
-    CelonisDataJobTrigger(celonis_conn_id="c", pool_id="p", data_job_id="j", previous_execution=None,
-                          waiting_for_new=True, end_time=2.0),
-])
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        CelonisDataModelLoadTrigger(
+            celonis_conn_id="c",
+            pool_id="p",
+            data_model_id="m",
+            previous_load_id="l",
+            previous_started_at=1.5,
+            finished_after=None,
+            end_time=2.0,
+        ),
+        CelonisDataJobTrigger(
+            celonis_conn_id="c",
+            pool_id="p",
+            data_job_id="j",
+            previous_execution=None,
+            waiting_for_new=True,
+            end_time=2.0,
+        ),
+    ],
+)
 def test_trigger_kwargs_survive_airflows_serializer(trigger):
     classpath, kwargs = trigger.serialize()
     try:

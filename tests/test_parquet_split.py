@@ -14,14 +14,16 @@ from tests.test_push import mixed_table
 
 
 def table(rows: int = 20_000) -> pa.Table:
-    return pa.table({
-        "id": pa.array(range(rows), pa.int64()),
-        "s": [None if i % 7 == 0 else f"value {i % 313} ✓" for i in range(rows)],
-        "f": [i / 3 for i in range(rows)],
-        "b": [i % 2 == 0 for i in range(rows)],
-        "d": pa.array([decimal.Decimal(i) / 100 for i in range(rows)], pa.decimal128(10, 2)),
-        "t": pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i) for i in range(rows)]),
-    })
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "s": [None if i % 7 == 0 else f"value {i % 313} ✓" for i in range(rows)],
+            "f": [i / 3 for i in range(rows)],
+            "b": [i % 2 == 0 for i in range(rows)],
+            "d": pa.array([decimal.Decimal(i) / 100 for i in range(rows)], pa.decimal128(10, 2)),
+            "t": pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i) for i in range(rows)]),
+        }
+    )
 
 
 WRITE_OPTIONS = {
@@ -44,7 +46,7 @@ def test_parts_read_back_as_the_source_rows(tmp_path, options):
     writer = parquet_split._Writer()
     writer.struct(metadata)
     raw = path.read_bytes()
-    assert bytes(writer.out) == raw[-8 - len(writer.out):-8]  # the footer re-encodes byte for byte
+    assert bytes(writer.out) == raw[-8 - len(writer.out) : -8]  # the footer re-encodes byte for byte
     limit = path.stat().st_size // 4
     parts = list(parquet_split.split(str(path), limit, str(tmp_path), "part"))
     assert len(parts) >= 4
@@ -93,12 +95,15 @@ def test_non_nullable_columns_and_mixed_decimals_across_files(emulator, tmp_path
     from tests.test_push import push_op
 
     strict = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("d", pa.decimal128(5, 2))])
-    pq.write_table(pa.table({"id": [1, 2], "d": [decimal.Decimal("1.50"), None]}, schema=strict),
-                   tmp_path / "a.parquet")
+    pq.write_table(
+        pa.table({"id": [1, 2], "d": [decimal.Decimal("1.50"), None]}, schema=strict), tmp_path / "a.parquet"
+    )
     summary = push_op(source_path=str(tmp_path / "a.parquet")).execute(context())
     assert summary["chunks_sent_unchanged"] == 1
-    pq.write_table(pa.table({"id": [3], "d": pa.array([decimal.Decimal("12345.678")], pa.decimal128(9, 3))}),
-                   tmp_path / "b.parquet")
+    pq.write_table(
+        pa.table({"id": [3], "d": pa.array([decimal.Decimal("12345.678")], pa.decimal128(9, 3))}),
+        tmp_path / "b.parquet",
+    )
     summary = push_op(source_path=str(tmp_path / "*.parquet")).execute(context())
     assert summary["chunks"] == 2 and summary["chunks_sent_unchanged"] == 1
     got = emulator.arrow_table("pushed").sort_by("id")

@@ -24,7 +24,7 @@ from tests.conftest import POOL
 from tests.test_operators_sensors_triggers import context, run_trigger
 
 BERLIN = "Europe/Berlin"
-LONG = ("ä€😀\n\"x\", " * 500)[:5000]  # 5,000 characters, multi-byte, newlines, quotes, separators
+LONG = ('ä€😀\n"x", ' * 500)[:5000]  # 5,000 characters, multi-byte, newlines, quotes, separators
 
 
 def push_op(**kwargs) -> CelonisPushDataOperator:
@@ -37,21 +37,28 @@ def mixed_table(rows: int = 6, offset: int = 0) -> pa.Table:
     """Every type the push must keep: ints, floats, decimals, unicode strings with newlines, bools,
     dates, timestamps with a time zone and without, nulls everywhere."""
     ids = list(range(offset, offset + rows))
+
     def maybe(values):
         return [None if (i + 1) % 5 == 0 else v for i, v in enumerate(values)]
-    return pa.table({
-        "id": pa.array(ids, pa.int64()),
-        "small": pa.array(maybe([i % 100 for i in ids]), pa.int32()),
-        "amount": pa.array(maybe([i * 1.25 + 0.1 for i in ids]), pa.float64()),
-        "price": pa.array(maybe([decimal.Decimal(f"{i}.{i % 100:02d}") for i in ids]), pa.decimal128(12, 2)),
-        "name": pa.array(maybe([f"Kunde {i} — Größe \"{i}\", a;b\nnext line" for i in ids]), pa.string()),
-        "empty_or_null": pa.array(["" if i % 2 else None for i in ids], pa.string()),
-        "flag": pa.array(maybe([i % 3 == 0 for i in ids]), pa.bool_()),
-        "day": pa.array(maybe([dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in ids]), pa.date32()),
-        "at_berlin": pa.array(maybe([dt.datetime(2024, 3, 31, 1, 30, i % 60, 123456) for i in ids]),
-                              pa.timestamp("us")).cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us", BERLIN)),
-        "local": pa.array(maybe([dt.datetime(2024, 6, 1, 12, 0, i % 60) for i in ids]), pa.timestamp("ms")),
-    })
+
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "small": pa.array(maybe([i % 100 for i in ids]), pa.int32()),
+            "amount": pa.array(maybe([i * 1.25 + 0.1 for i in ids]), pa.float64()),
+            "price": pa.array(maybe([decimal.Decimal(f"{i}.{i % 100:02d}") for i in ids]), pa.decimal128(12, 2)),
+            "name": pa.array(maybe([f'Kunde {i} — Größe "{i}", a;b\nnext line' for i in ids]), pa.string()),
+            "empty_or_null": pa.array(["" if i % 2 else None for i in ids], pa.string()),
+            "flag": pa.array(maybe([i % 3 == 0 for i in ids]), pa.bool_()),
+            "day": pa.array(maybe([dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in ids]), pa.date32()),
+            "at_berlin": pa.array(
+                maybe([dt.datetime(2024, 3, 31, 1, 30, i % 60, 123456) for i in ids]), pa.timestamp("us")
+            )
+            .cast(pa.timestamp("us", "UTC"))
+            .cast(pa.timestamp("us", BERLIN)),
+            "local": pa.array(maybe([dt.datetime(2024, 6, 1, 12, 0, i % 60) for i in ids]), pa.timestamp("ms")),
+        }
+    )
 
 
 def landed(emulator, table: str = "pushed") -> pa.Table:
@@ -134,14 +141,17 @@ def test_long_strings_are_never_cut(emulator):
     push_op(data=source).execute(context())
     assert landed(emulator).column("text").to_pylist() == [LONG, "short"]
     job = CelonisHook().list_push_jobs(POOL)[0]  # the schema declares the longest value in UTF-8 bytes
-    assert {"columnName": "text", "columnType": "STRING", "fieldLength": len(LONG.encode())} in \
-        job.raw["tableSchema"]["columns"]
+    assert {"columnName": "text", "columnType": "STRING", "fieldLength": len(LONG.encode())} in job.raw["tableSchema"][
+        "columns"
+    ]
 
 
 def to_milliseconds(table: pa.Table) -> pa.Table:
     """The table with every timestamp cut to milliseconds (what a CSV chunk can carry)."""
-    arrays = [c.cast(pa.timestamp("ms", c.type.tz), safe=False).cast(c.type) if pa.types.is_timestamp(c.type) else c
-              for c in table.columns]
+    arrays = [
+        c.cast(pa.timestamp("ms", c.type.tz), safe=False).cast(c.type) if pa.types.is_timestamp(c.type) else c
+        for c in table.columns
+    ]
     return pa.table(arrays, names=table.column_names)
 
 
@@ -157,8 +167,10 @@ def test_csv_chunks_round_trip(emulator):
     expected = as_pushed(source)
     for name in ("id", "small", "price", "name", "empty_or_null", "flag", "day"):
         assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
-    assert got.column("amount").to_pylist() == pytest.approx(expected.column("amount").to_pylist(), nan_ok=True) \
+    assert (
+        got.column("amount").to_pylist() == pytest.approx(expected.column("amount").to_pylist(), nan_ok=True)
         or got.column("amount").to_pylist() == expected.column("amount").to_pylist()
+    )
     # Celonis DATETIME has no zone: the instant lands as UTC wall time.
     utc = expected.column("at_berlin").cast(pa.timestamp("us")).to_pylist()
     assert got.column("at_berlin").to_pylist() == utc
@@ -205,10 +217,15 @@ def test_csv_source_files_keep_text_exactly(emulator, tmp_path):
 
 def test_csv_source_with_declared_types_and_options(emulator, tmp_path):
     (tmp_path / "x.txt").write_text("id;amount;when\n1;2.5;2024-01-02 03:04:05\n2;NULL;\n", encoding="utf-8")
-    push_op(source_path=str(tmp_path / "x.txt"), source_format="csv",
-            csv_options={"delimiter": ";", "null_values": ["NULL", ""],
-                         "column_types": {"id": "INTEGER", "amount": "double", "when": "timestamp[us]"}}
-            ).execute(context())
+    push_op(
+        source_path=str(tmp_path / "x.txt"),
+        source_format="csv",
+        csv_options={
+            "delimiter": ";",
+            "null_values": ["NULL", ""],
+            "column_types": {"id": "INTEGER", "amount": "double", "when": "timestamp[us]"},
+        },
+    ).execute(context())
     got = landed(emulator).sort_by("id")
     assert got.column("id").to_pylist() == [1, 2]
     assert got.column("amount").to_pylist() == [2.5, None]
@@ -220,8 +237,10 @@ def sqlite_conn(tmp_path, monkeypatch) -> str:
     path = tmp_path / "source.db"
     db = sqlite3.connect(path)
     db.execute("create table orders (id integer, note text, amount real, maybe integer)")
-    db.executemany("insert into orders values (?, ?, ?, ?)",
-                   [(i, f"order {i} ✓\n{LONG if i == 7 else ''}", i / 4, None if i < 150 else i) for i in range(400)])
+    db.executemany(
+        "insert into orders values (?, ?, ?, ?)",
+        [(i, f"order {i} ✓\n{LONG if i == 7 else ''}", i / 4, None if i < 150 else i) for i in range(400)],
+    )
     db.commit()
     db.close()
     monkeypatch.setenv("AIRFLOW_CONN_SOURCE_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
@@ -230,8 +249,13 @@ def sqlite_conn(tmp_path, monkeypatch) -> str:
 
 def test_sql_source_streams_in_batches(emulator, sqlite_conn):
     # 'maybe' is NULL in the first batches and an integer later: the chunks are recast to one schema.
-    summary = push_op(sql="select * from orders where id >= :low order by id", sql_parameters={"low": 0},
-                      sql_conn_id=sqlite_conn, sql_batch_rows=64, chunk_size_bytes=MIN_CHUNK_BYTES).execute(context())
+    summary = push_op(
+        sql="select * from orders where id >= :low order by id",
+        sql_parameters={"low": 0},
+        sql_conn_id=sqlite_conn,
+        sql_batch_rows=64,
+        chunk_size_bytes=MIN_CHUNK_BYTES,
+    ).execute(context())
     assert summary["rows"] == 400
     got = landed(emulator).sort_by("id")
     assert got.schema.field("maybe").type == pa.int64()
@@ -309,13 +333,16 @@ def test_kill_before_execution_deletes_and_after_cancels(emulator, seed_copy):
     assert hook.get_push_job(POOL, summary["push_job_id"]).status.value == "CANCELED"
 
 
-@pytest.mark.parametrize(("column", "message"), [
-    (pa.array([b"\x00"]), "binary"),
-    (pa.array([[1, 2]]), "nested"),
-    (pa.array([2**64 - 1], pa.uint64()), "uint64"),
-    (pa.array([1], pa.int64()).cast(pa.timestamp("ns")), "nanoseconds"),  # 1 ns past the epoch
-    (pa.array([dt.timedelta(seconds=1)]), "duration"),
-])
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (pa.array([b"\x00"]), "binary"),
+        (pa.array([[1, 2]]), "nested"),
+        (pa.array([2**64 - 1], pa.uint64()), "uint64"),
+        (pa.array([1], pa.int64()).cast(pa.timestamp("ns")), "nanoseconds"),  # 1 ns past the epoch
+        (pa.array([dt.timedelta(seconds=1)]), "duration"),
+    ],
+)
 def test_types_celonis_cannot_take_fail_before_upload(emulator, column, message):
     with pytest.raises(CelonisError, match=message):
         push_op(data=pa.table({"id": [1], "bad": column})).execute(context())
@@ -328,26 +355,29 @@ def test_string_longer_than_celonis_can_hold_fails_before_upload(emulator):
     assert emulator.requests("/data-push/") == []
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({}, "exactly one source"),
-    ({"data": pa.table({"a": [1]}), "sql": "select 1", "sql_conn_id": "x"}, "exactly one source"),
-    ({"sql": "select 1"}, "sql_conn_id"),
-    ({"data": pa.table({"a": [1]}), "push_type": "UPSERT"}, "REPLACE"),
-    ({"data": pa.table({"a": [1]}), "keys": "a", "push_type": "DELTA"}, r"\['a'\]"),
-    ({"data": pa.table({"a": [1]}), "keys": ["a"]}, "DELTA"),
-    ({"data": pa.table({"a": [1]}), "chunk_size_bytes": 2 * 10**9}, "1 GB"),
-    ({"data": pa.table({"a": [1]}), "upsert_strategy": "X"}, "UPSERT_WITH"),
-    ({"data": pa.table({"a": [1]}), "file_type": "XLSX"}, "PARQUET"),
-    ({"data": pa.table({"a": [1]}), "max_concurrent_uploads": 0}, "max_concurrent_uploads"),
-    ({"data": pa.table({"a": [1]}), "parquet_timestamps": "int64"}, "'int96'.*'int64_us'"),
-    ({"data": pa.table({"a": [1]}), "csv_options": {"sep": ";"}}, "Unknown csv_options"),
-    ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
-    ({"source_path": __file__}, "Cannot tell the format"),
-    ({"data": {"a": [1]}}, "pyarrow Table"),
-    ({"data": pa.table({"a": [1]}), "table_schema": {"b": {"fieldLength": 5}}}, "does not have"),
-    ({"data": pa.table({"a": ["xyz"]}), "table_schema": {"a": {"fieldLength": 2}}}, "at least 3"),
-    ({"data": pa.table({"a": [1]}), "table_schema": {"a": {"columnType": "MONEY"}}}, "MONEY"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "exactly one source"),
+        ({"data": pa.table({"a": [1]}), "sql": "select 1", "sql_conn_id": "x"}, "exactly one source"),
+        ({"sql": "select 1"}, "sql_conn_id"),
+        ({"data": pa.table({"a": [1]}), "push_type": "UPSERT"}, "REPLACE"),
+        ({"data": pa.table({"a": [1]}), "keys": "a", "push_type": "DELTA"}, r"\['a'\]"),
+        ({"data": pa.table({"a": [1]}), "keys": ["a"]}, "DELTA"),
+        ({"data": pa.table({"a": [1]}), "chunk_size_bytes": 2 * 10**9}, "1 GB"),
+        ({"data": pa.table({"a": [1]}), "upsert_strategy": "X"}, "UPSERT_WITH"),
+        ({"data": pa.table({"a": [1]}), "file_type": "XLSX"}, "PARQUET"),
+        ({"data": pa.table({"a": [1]}), "max_concurrent_uploads": 0}, "max_concurrent_uploads"),
+        ({"data": pa.table({"a": [1]}), "parquet_timestamps": "int64"}, "'int96'.*'int64_us'"),
+        ({"data": pa.table({"a": [1]}), "csv_options": {"sep": ";"}}, "Unknown csv_options"),
+        ({"source_path": "/nonexistent/*.parquet"}, "No file matches"),
+        ({"source_path": __file__}, "Cannot tell the format"),
+        ({"data": {"a": [1]}}, "pyarrow Table"),
+        ({"data": pa.table({"a": [1]}), "table_schema": {"b": {"fieldLength": 5}}}, "does not have"),
+        ({"data": pa.table({"a": ["xyz"]}), "table_schema": {"a": {"fieldLength": 2}}}, "at least 3"),
+        ({"data": pa.table({"a": [1]}), "table_schema": {"a": {"columnType": "MONEY"}}}, "MONEY"),
+    ],
+)
 def test_bad_input_names_the_value_and_the_fix(emulator, kwargs, message):
     with pytest.raises((ValueError, CelonisError), match=message):
         push_op(**kwargs).execute(context())
@@ -360,21 +390,32 @@ def test_user_schema_override_is_sent(emulator):
     assert {"columnName": "s", "columnType": "STRING", "fieldLength": 400} in job.raw["tableSchema"]["columns"]
 
 
-ROWS = [(1, 'quote " comma , semicolon ; newline\nend', 1.5), (2, "Ünïcödé ✓ 😀", None), (3, None, -0.25),
-        (4, "", 1e-7)]
+ROWS = [
+    (1, 'quote " comma , semicolon ; newline\nend', 1.5),
+    (2, "Ünïcödé ✓ 😀", None),
+    (3, None, -0.25),
+    (4, "", 1e-7),
+]
 
 
 def _source(kind: str, tmp_path, monkeypatch) -> dict:
     ids, texts, amounts = (list(column) for column in zip(*ROWS, strict=True))
-    table = pa.table({"id": pa.array(ids, pa.int64()), "text": pa.array(texts, pa.string()),
-                      "amount": pa.array(amounts, pa.float64())})
+    table = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "text": pa.array(texts, pa.string()),
+            "amount": pa.array(amounts, pa.float64()),
+        }
+    )
     if kind == "parquet_file":
         pq.write_table(table, tmp_path / "t.parquet")
         return {"source_path": str(tmp_path / "t.parquet")}
     if kind == "csv_file":
         pacsv.write_csv(table, tmp_path / "t.csv")
-        return {"source_path": str(tmp_path / "t.csv"),
-                "csv_options": {"column_types": {"id": "int64", "amount": "double"}}}
+        return {
+            "source_path": str(tmp_path / "t.csv"),
+            "csv_options": {"column_types": {"id": "int64", "amount": "double"}},
+        }
     if kind == "sql":
         db = sqlite3.connect(tmp_path / "t.db")
         db.execute("create table t (id integer, text text, amount real)")

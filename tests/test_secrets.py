@@ -31,9 +31,16 @@ def secret_seed() -> dict:
 
 def connection(url: str, auth: str) -> str:
     password = {"api_key": SECRETS["api_key"], "app_key": SECRETS["app_key"], "oauth": SECRETS["client_secret"]}
-    conn = {"conn_type": "celonis", "host": url, "password": password[auth],
-            "extra": {"auth_type": auth, "ingestion_access_key_id": "DEMOACCESSKEY",
-                      "ingestion_secret_access_key": SECRETS["s3_secret"]}}
+    conn = {
+        "conn_type": "celonis",
+        "host": url,
+        "password": password[auth],
+        "extra": {
+            "auth_type": auth,
+            "ingestion_access_key_id": "DEMOACCESSKEY",
+            "ingestion_secret_access_key": SECRETS["s3_secret"],
+        },
+    }
     if auth == "oauth":
         conn["login"] = "demo-client"
     return json.dumps(conn)
@@ -44,11 +51,14 @@ def leaks(text: bytes | str, secrets: list[str]) -> list[str]:
     return [s for s in secrets if s.encode() in data]
 
 
-@pytest.mark.parametrize(("dag_id", "auth", "should_succeed"), [
-    ("example_celonis_push_then_reload", "oauth", True),
-    ("example_celonis_failing_load_expect_failure", "app_key", False),
-    ("example_celonis_ingest_files", "api_key", True),
-])
+@pytest.mark.parametrize(
+    ("dag_id", "auth", "should_succeed"),
+    [
+        ("example_celonis_push_then_reload", "oauth", True),
+        ("example_celonis_failing_load_expect_failure", "app_key", False),
+        ("example_celonis_ingest_files", "api_key", True),
+    ],
+)
 def test_no_secret_leaves_the_provider(airflow_env, emulator_server, dag_id, auth, should_succeed):
     emulator_server.state.load(secret_seed())
     env = {**airflow_env, "AIRFLOW_CONN_CELONIS_DEFAULT": connection(emulator_server.url, auth)}

@@ -101,8 +101,10 @@ def expected_table(rows: list[tuple]) -> pa.Table:
 
 def kept_by_data_push(table: pa.Table) -> pa.Table:
     """What Data Push keeps of a table: zoned timestamps as their UTC wall time (INT96 carries no zone)."""
-    columns = [c.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us")) if pa.types.is_timestamp(c.type)
-               and c.type.tz else c for c in table.columns]
+    columns = [
+        c.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us")) if pa.types.is_timestamp(c.type) and c.type.tz else c
+        for c in table.columns
+    ]
     return pa.table(columns, names=table.column_names)
 
 

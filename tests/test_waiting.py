@@ -33,71 +33,100 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def load(load_id: str | None, status: str, started: int = 0, ended: int | None = None) -> DataModelLoad:
-    return DataModelLoad(status=LoadStatus.parse(status), load_id=load_id, raw_status=status,
-                         started_at=T0 + dt.timedelta(seconds=started),
-                         ended_at=None if ended is None else T0 + dt.timedelta(seconds=ended))
+    return DataModelLoad(
+        status=LoadStatus.parse(status),
+        load_id=load_id,
+        raw_status=status,
+        started_at=T0 + dt.timedelta(seconds=started),
+        ended_at=None if ended is None else T0 + dt.timedelta(seconds=ended),
+    )
 
 
 def execution(execution_id: str, status: str, started: int = 0, ended: int | None = None) -> ExecutionLog:
-    return ExecutionLog.from_api({"executionId": execution_id, "status": status, "name": "job",
-                                  "startDate": int((T0.timestamp() + started) * 1000),
-                                  "endDate": None if ended is None else int((T0.timestamp() + ended) * 1000)})
+    return ExecutionLog.from_api(
+        {
+            "executionId": execution_id,
+            "status": status,
+            "name": "job",
+            "startDate": int((T0.timestamp() + started) * 1000),
+            "endDate": None if ended is None else int((T0.timestamp() + ended) * 1000),
+        }
+    )
 
 
 EPOCH = T0.timestamp()
 
 
-@pytest.mark.parametrize(("watch", "seen", "outcome"), [
-    # the operator's own load: the previous one (by id, or by start when ids are missing) is not ours
-    (dict(previous_load_id="L1", started_by_task=True), load("L1", "SUCCESS"), WaitOutcome.LIMBO),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "RUNNING", 5), WaitOutcome.PENDING),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "SUCCESS", 5, 9), WaitOutcome.SUCCESS),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "WARNING", 5, 9), WaitOutcome.WARNING),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "ERROR", 5, 9), WaitOutcome.FAILED),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "CANCELED", 5, 9), WaitOutcome.FAILED),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "LOST_CONNECTION", 5), WaitOutcome.LIMBO),
-    (dict(previous_load_id="L1", started_by_task=True), load("L2", "SOMETHING_NEW", 5), WaitOutcome.LIMBO),
-    (dict(previous_started_at=EPOCH + 5, started_by_task=True), load(None, "SUCCESS", 5, 9), WaitOutcome.LIMBO),
-    (dict(previous_started_at=EPOCH + 5, started_by_task=True), load(None, "SUCCESS", 6, 9), WaitOutcome.SUCCESS),
-    (dict(started_by_task=True), None, WaitOutcome.LIMBO),  # started, but Celonis shows nothing
-    (dict(load_id="L2"), load("L3", "SUCCESS", 9, 10), WaitOutcome.LIMBO),  # ours vanished
-    # a sensor: the last load, ended at or after finished_after
-    (dict(), None, WaitOutcome.PENDING),
-    (dict(finished_after=EPOCH + 10), load("L1", "SUCCESS", 0, 9), WaitOutcome.PENDING),
-    (dict(finished_after=EPOCH + 10), load("L1", "SUCCESS", 0, 10), WaitOutcome.SUCCESS),
-    (dict(finished_after=EPOCH + 10), load("L1", "ERROR", 0, 11), WaitOutcome.FAILED),
-])
+@pytest.mark.parametrize(
+    ("watch", "seen", "outcome"),
+    [
+        # the operator's own load: the previous one (by id, or by start when ids are missing) is not ours
+        (dict(previous_load_id="L1", started_by_task=True), load("L1", "SUCCESS"), WaitOutcome.LIMBO),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "RUNNING", 5), WaitOutcome.PENDING),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "SUCCESS", 5, 9), WaitOutcome.SUCCESS),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "WARNING", 5, 9), WaitOutcome.WARNING),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "ERROR", 5, 9), WaitOutcome.FAILED),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "CANCELED", 5, 9), WaitOutcome.FAILED),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "LOST_CONNECTION", 5), WaitOutcome.LIMBO),
+        (dict(previous_load_id="L1", started_by_task=True), load("L2", "SOMETHING_NEW", 5), WaitOutcome.LIMBO),
+        (dict(previous_started_at=EPOCH + 5, started_by_task=True), load(None, "SUCCESS", 5, 9), WaitOutcome.LIMBO),
+        (dict(previous_started_at=EPOCH + 5, started_by_task=True), load(None, "SUCCESS", 6, 9), WaitOutcome.SUCCESS),
+        (dict(started_by_task=True), None, WaitOutcome.LIMBO),  # started, but Celonis shows nothing
+        (dict(load_id="L2"), load("L3", "SUCCESS", 9, 10), WaitOutcome.LIMBO),  # ours vanished
+        # a sensor: the last load, ended at or after finished_after
+        (dict(), None, WaitOutcome.PENDING),
+        (dict(finished_after=EPOCH + 10), load("L1", "SUCCESS", 0, 9), WaitOutcome.PENDING),
+        (dict(finished_after=EPOCH + 10), load("L1", "SUCCESS", 0, 10), WaitOutcome.SUCCESS),
+        (dict(finished_after=EPOCH + 10), load("L1", "ERROR", 0, 11), WaitOutcome.FAILED),
+    ],
+)
 def test_load_watch_judgements(watch, seen, outcome):
     assert DataModelLoadWatch(pool_id="p", data_model_id="m", **watch).judge(seen).outcome is outcome
 
 
-@pytest.mark.parametrize(("watch", "items", "outcome"), [
-    # the operator's: the oldest execution newer than the one seen before the start
-    (dict(previous_execution_id="E1", previous_started_at=EPOCH), [execution("E1", "SUCCESS", 0, 1)],
-     WaitOutcome.LIMBO),
-    (dict(previous_execution_id="E1", previous_started_at=EPOCH),
-     [execution("E2", "RUNNING", 5), execution("E1", "SUCCESS", 0, 1)], WaitOutcome.PENDING),
-    (dict(previous_execution_id="E1", previous_started_at=EPOCH),
-     [execution("E3", "SUCCESS", 9, 10), execution("E2", "FAIL", 5, 6), execution("E1", "SUCCESS", 0, 1)],
-     WaitOutcome.FAILED),  # ours is E2, even though a newer one succeeded
-    (dict(), [execution("E1", "QUEUED", 5)], WaitOutcome.PENDING),
-    (dict(), [execution("E1", "SKIPPED", 5, 5)], WaitOutcome.FAILED),
-    (dict(), [execution("E1", "CANCEL", 5, 6)], WaitOutcome.FAILED),
-    (dict(), [execution("E1", "MYSTERY", 5)], WaitOutcome.LIMBO),
-    (dict(), [], WaitOutcome.LIMBO),
-    (dict(execution_id="E1"), [execution("E2", "SUCCESS", 5, 6)], WaitOutcome.LIMBO),  # ours vanished
-])
+@pytest.mark.parametrize(
+    ("watch", "items", "outcome"),
+    [
+        # the operator's: the oldest execution newer than the one seen before the start
+        (
+            dict(previous_execution_id="E1", previous_started_at=EPOCH),
+            [execution("E1", "SUCCESS", 0, 1)],
+            WaitOutcome.LIMBO,
+        ),
+        (
+            dict(previous_execution_id="E1", previous_started_at=EPOCH),
+            [execution("E2", "RUNNING", 5), execution("E1", "SUCCESS", 0, 1)],
+            WaitOutcome.PENDING,
+        ),
+        (
+            dict(previous_execution_id="E1", previous_started_at=EPOCH),
+            [execution("E3", "SUCCESS", 9, 10), execution("E2", "FAIL", 5, 6), execution("E1", "SUCCESS", 0, 1)],
+            WaitOutcome.FAILED,
+        ),  # ours is E2, even though a newer one succeeded
+        (dict(), [execution("E1", "QUEUED", 5)], WaitOutcome.PENDING),
+        (dict(), [execution("E1", "SKIPPED", 5, 5)], WaitOutcome.FAILED),
+        (dict(), [execution("E1", "CANCEL", 5, 6)], WaitOutcome.FAILED),
+        (dict(), [execution("E1", "MYSTERY", 5)], WaitOutcome.LIMBO),
+        (dict(), [], WaitOutcome.LIMBO),
+        (dict(execution_id="E1"), [execution("E2", "SUCCESS", 5, 6)], WaitOutcome.LIMBO),  # ours vanished
+    ],
+)
 def test_execution_watch_judgements(watch, items, outcome):
-    assert DataJobExecutionWatch(pool_id="p", data_job_id="j", started_by_task=True,
-                                 **watch).judge(items).outcome is outcome
+    assert (
+        DataJobExecutionWatch(pool_id="p", data_job_id="j", started_by_task=True, **watch).judge(items).outcome
+        is outcome
+    )
 
 
-@pytest.mark.parametrize(("finished_after", "items", "outcome"), [
-    (None, [], WaitOutcome.PENDING),
-    (EPOCH + 10, [execution("E1", "SUCCESS", 0, 9)], WaitOutcome.PENDING),
-    (EPOCH + 10, [execution("E1", "SUCCESS", 0, 10)], WaitOutcome.SUCCESS),
-    (EPOCH + 10, [execution("E2", "RUNNING", 11), execution("E1", "SUCCESS", 0, 10)], WaitOutcome.PENDING),
-])
+@pytest.mark.parametrize(
+    ("finished_after", "items", "outcome"),
+    [
+        (None, [], WaitOutcome.PENDING),
+        (EPOCH + 10, [execution("E1", "SUCCESS", 0, 9)], WaitOutcome.PENDING),
+        (EPOCH + 10, [execution("E1", "SUCCESS", 0, 10)], WaitOutcome.SUCCESS),
+        (EPOCH + 10, [execution("E2", "RUNNING", 11), execution("E1", "SUCCESS", 0, 10)], WaitOutcome.PENDING),
+    ],
+)
 def test_execution_sensor_judgements(finished_after, items, outcome):
     """A sensor judges the newest execution by its end date (never the job's timeStamp)."""
     watch = DataJobExecutionWatch(pool_id="p", data_job_id="j", finished_after=finished_after)
@@ -112,12 +141,15 @@ def test_watches_round_trip_and_remember_what_they_found():
     assert watch_from_dict({**watch.to_dict(), "added_in_a_later_release": 1}) == watch
 
 
-@pytest.mark.parametrize(("outcomes", "event"), [
-    ([WaitOutcome.PENDING, WaitOutcome.SUCCESS], "success"),
-    ([WaitOutcome.LIMBO, WaitOutcome.PENDING, WaitOutcome.LIMBO, WaitOutcome.FAILED], "error"),
-    ([WaitOutcome.LIMBO] * 6, "error"),  # a limbo longer than its bound
-    ([WaitOutcome.PENDING] * 6, "timeout"),
-])
+@pytest.mark.parametrize(
+    ("outcomes", "event"),
+    [
+        ([WaitOutcome.PENDING, WaitOutcome.SUCCESS], "success"),
+        ([WaitOutcome.LIMBO, WaitOutcome.PENDING, WaitOutcome.LIMBO, WaitOutcome.FAILED], "error"),
+        ([WaitOutcome.LIMBO] * 6, "error"),  # a limbo longer than its bound
+        ([WaitOutcome.PENDING] * 6, "timeout"),
+    ],
+)
 def test_clock(outcomes, event, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(time, "time", lambda: now[0])
@@ -180,19 +212,32 @@ def test_data_job_sensor_fires_on_an_execution_after_the_moment(emulator, deferr
     """Evidence fact 1: the job's timeStamp is a 2022 change date; the sensor reads the execution's end."""
     moment = dt.datetime.now(dt.UTC)
     job_op().execute(context())
-    sensor = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=DATA_JOB, finished_after=moment.isoformat(),
-                                  poke_interval=0.05, timeout=10, deferrable=deferrable)
+    sensor = CelonisDataJobSensor(
+        task_id="s",
+        pool_id=POOL,
+        data_job_id=DATA_JOB,
+        finished_after=moment.isoformat(),
+        poke_interval=0.05,
+        timeout=10,
+        deferrable=deferrable,
+    )
     assert sensor.poke(context()) is True
-    later = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=DATA_JOB, poke_interval=0.05,
-                                 finished_after=dt.datetime.now(dt.UTC).isoformat())
+    later = CelonisDataJobSensor(
+        task_id="s",
+        pool_id=POOL,
+        data_job_id=DATA_JOB,
+        poke_interval=0.05,
+        finished_after=dt.datetime.now(dt.UTC).isoformat(),
+    )
     assert later.poke(context()) is False
 
 
 def test_data_job_sensor_keeps_celonis_reason_after_deferral(emulator):
     """Evidence fact 3: the reason comes from the failed task's log, also through the triggerer."""
     CelonisHook().execute_data_job(POOL, FAILING_DATA_JOB, "DELTA")
-    sensor = CelonisDataJobSensor(task_id="s", pool_id=POOL, data_job_id=FAILING_DATA_JOB, poke_interval=0.05,
-                                  timeout=10, deferrable=True)
+    sensor = CelonisDataJobSensor(
+        task_id="s", pool_id=POOL, data_job_id=FAILING_DATA_JOB, poke_interval=0.05, timeout=10, deferrable=True
+    )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(context())
     event = run_trigger(deferred.value.trigger)
@@ -227,15 +272,21 @@ def test_restart_mid_wait_fails_at_the_limbo_bound_without_a_cancel(emulator, se
 def test_load_limbo_is_bounded_in_poke_and_reschedule_mode(emulator):
     emulator.fault(path="/load$", method="POST", outcome="LOST_CONNECTION", count=1)
     CelonisHook().trigger_data_model_load(POOL, DATA_MODEL)
-    poke = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, unknown_status_timeout=0.5,
-                                      poke_interval=0.1, timeout=30)
+    poke = CelonisDataModelLoadSensor(
+        task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, unknown_status_timeout=0.5, poke_interval=0.1, timeout=30
+    )
     began = time.monotonic()
     with pytest.raises(CelonisSensorFailure, match="LOST_CONNECTION.*unknown_status_timeout"):
         poke.execute(context())
     assert time.monotonic() - began < 5
-    reschedule = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL,
-                                            unknown_status_timeout=0.5,
-                                            poke_interval=0.1, mode="reschedule")
+    reschedule = CelonisDataModelLoadSensor(
+        task_id="s",
+        pool_id=POOL,
+        data_model_id=DATA_MODEL,
+        unknown_status_timeout=0.5,
+        poke_interval=0.1,
+        mode="reschedule",
+    )
     time.sleep(0.6)  # the load Celonis reports started more than unknown_status_timeout ago
     with pytest.raises(CelonisSensorFailure, match="LOST_CONNECTION"):
         reschedule.poke(context())
@@ -254,8 +305,9 @@ def test_never_loaded_model_is_not_an_error(emulator, never_loaded):
 
 
 def test_reload_from_cache(emulator):
-    summary = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, from_cache=True,
-                                             **FAST).execute(context())
+    summary = CelonisReloadDataModelOperator(
+        task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, from_cache=True, **FAST
+    ).execute(context())
     assert summary["status"] == "SUCCESS" and summary["load"]["load_type"] == "FROM_CACHE"
     assert "fullReload=false" in emulator.requests("/load", "POST")[0]["query"]
 
@@ -285,15 +337,30 @@ def test_triggers_deferred_by_the_previous_release_still_resume(emulator):
     hook = CelonisHook()
     before = hook.get_last_load(POOL, DATA_MODEL)
     hook.trigger_data_model_load(POOL, DATA_MODEL)
-    old = CelonisDataModelLoadTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_model_id=DATA_MODEL,
-                                      previous_load_id=before.load_id if before else None,
-                                      previous_started_at=None, finished_after=None, end_time=time.time() + 30,
-                                      poll_interval=0.05, unknown_status_timeout=900.0, cancel_on_kill=True)
+    old = CelonisDataModelLoadTrigger(
+        celonis_conn_id="celonis_default",
+        pool_id=POOL,
+        data_model_id=DATA_MODEL,
+        previous_load_id=before.load_id if before else None,
+        previous_started_at=None,
+        finished_after=None,
+        end_time=time.time() + 30,
+        poll_interval=0.05,
+        unknown_status_timeout=900.0,
+        cancel_on_kill=True,
+    )
     assert run_trigger(old)["status"] == "success"
     hook.execute_data_job(POOL, DATA_JOB, "DELTA")
-    old_job = CelonisDataJobTrigger(celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB,
-                                    previous_execution=None, waiting_for_new=False, finished_after=None,
-                                    end_time=time.time() + 30, poll_interval=0.05)
+    old_job = CelonisDataJobTrigger(
+        celonis_conn_id="celonis_default",
+        pool_id=POOL,
+        data_job_id=DATA_JOB,
+        previous_execution=None,
+        waiting_for_new=False,
+        finished_after=None,
+        end_time=time.time() + 30,
+        poll_interval=0.05,
+    )
     assert run_trigger(old_job)["status"] == "success"
     assert asyncio.iscoroutinefunction(old_job.on_kill)
 
@@ -326,7 +393,8 @@ def test_a_resumed_task_gets_its_summary_from_the_event_alone(emulator):
     op = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, deferrable=True, **FAST)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context())
-    summary = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **FAST)\
-        .execute_complete(context(), run_trigger(deferred.value.trigger))
+    summary = CelonisReloadDataModelOperator(
+        task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **FAST
+    ).execute_complete(context(), run_trigger(deferred.value.trigger))
     assert summary["status"] == "SUCCESS" and summary["reattached"] is False
     assert summary["duration_seconds"] >= 0 and "summary" not in summary

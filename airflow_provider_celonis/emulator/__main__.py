@@ -23,9 +23,11 @@ def connection_value(url: str, form: str = "json", auth: str = "api_key") -> str
     from urllib.parse import quote
 
     url = url.rstrip("/")
-    extra: dict[str, Any] = {"auth_type": auth,
-                             "ingestion_access_key_id": seeds.DEMO_S3_ACCESS_KEY,
-                             "ingestion_secret_access_key": seeds.DEMO_S3_SECRET_KEY}
+    extra: dict[str, Any] = {
+        "auth_type": auth,
+        "ingestion_access_key_id": seeds.DEMO_S3_ACCESS_KEY,
+        "ingestion_secret_access_key": seeds.DEMO_S3_SECRET_KEY,
+    }
     login = None
     password = {"api_key": seeds.DEMO_API_KEY, "app_key": seeds.DEMO_APP_KEY, "oauth": seeds.DEMO_CLIENT_SECRET}[auth]
     if auth == "oauth":
@@ -79,8 +81,9 @@ def write_examples(target: str | os.PathLike[str], url: str) -> tuple[list[Path]
         "AIRFLOW__CORE__DAGS_FOLDER": str(folder),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW_CONN_CELONIS_DEFAULT": connection_value(url),
-        f"AIRFLOW_CONN_{EXAMPLE_DB_CONN_ID.upper()}": json.dumps({"conn_type": "sqlite",
-                                                                  "host": str(data / "orders.db")}),
+        f"AIRFLOW_CONN_{EXAMPLE_DB_CONN_ID.upper()}": json.dumps(
+            {"conn_type": "sqlite", "host": str(data / "orders.db")}
+        ),
         "CELONIS_EXAMPLE_DATA_DIR": str(data),
         # The team URL in the celonis:// asset URIs the asset examples schedule on: the emulator's.
         "CELONIS_TEAM_URL": url.rstrip("/"),
@@ -91,21 +94,37 @@ def write_examples(target: str | os.PathLike[str], url: str) -> tuple[list[Path]
 
 def main(argv: list[str] | None = None) -> int:
     """Start the emulator, or print the connection value for the demo seed."""
-    parser = argparse.ArgumentParser(prog="python -m airflow_provider_celonis.emulator",
-                                     description="A local Celonis Platform emulator for Airflow DAG tests.")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
-                             "interface, e.g. inside a container)")
-    parser.add_argument("--port", type=int, default=8089,
-                        help="TCP port to listen on (default 8089; 0 picks a free port, printed at start)")
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_celonis.emulator",
+        description="A local Celonis Platform emulator for Airflow DAG tests.",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
+        "interface, e.g. inside a container)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8089,
+        help="TCP port to listen on (default 8089; 0 picks a free port, printed at start)",
+    )
     parser.add_argument("--seed", help="JSON seed file (default: the built-in demo seed)")
-    parser.add_argument("--print-connection", action="store_true",
-                        help="print the AIRFLOW_CONN_CELONIS_DEFAULT value for the demo seed at --url and exit")
-    parser.add_argument("--write-examples", metavar="DIR",
-                        help="copy the example DAGs into DIR (your DAGs folder) and print the `export` lines that "
-                             "run them against the emulator at --url, then exit")
-    parser.add_argument("--url", help="the emulator URL for --print-connection and --write-examples "
-                                      "(default http://HOST:PORT)")
+    parser.add_argument(
+        "--print-connection",
+        action="store_true",
+        help="print the AIRFLOW_CONN_CELONIS_DEFAULT value for the demo seed at --url and exit",
+    )
+    parser.add_argument(
+        "--write-examples",
+        metavar="DIR",
+        help="copy the example DAGs into DIR (your DAGs folder) and print the `export` lines that "
+        "run them against the emulator at --url, then exit",
+    )
+    parser.add_argument(
+        "--url", help="the emulator URL for --print-connection and --write-examples (default http://HOST:PORT)"
+    )
     parser.add_argument("--format", choices=["json", "uri"], default="json")
     parser.add_argument("--auth", choices=["api_key", "app_key", "oauth"], default="api_key")
     args = parser.parse_args(argv)
@@ -120,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             print(f"error: cannot write the examples to {args.write_examples!r}: {exc}", file=sys.stderr)
             return 2
-        print(f"wrote {len(written)} files to {written[0].parent}: "
-              f"{', '.join(p.name for p in written)}", file=sys.stderr)
-        print("# Set these (or run this command inside eval \"$(...)\"), then: airflow dags test "
-              "example_celonis_full_reload")
+        print(
+            f"wrote {len(written)} files to {written[0].parent}: {', '.join(p.name for p in written)}", file=sys.stderr
+        )
+        print(
+            '# Set these (or run this command inside eval "$(...)"), then: airflow dags test '
+            "example_celonis_full_reload"
+        )
         for name, value in env.items():
             print(f"export {name}={shlex.quote(value)}")
         return 0
@@ -147,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         for conn in pool.get("connections", []):
             print(f"    ingestion connection {conn['id']} ({conn.get('name')}) access key {conn.get('access_key')}")
     creds = seed.get("credentials", {})
-    print(f"  api keys: {', '.join(creds.get('api_keys', []))}; app keys: {', '.join(creds.get('app_keys', []))}; "
-          f"oauth clients: {', '.join(c['client_id'] for c in creds.get('oauth_clients', []))}", flush=True)
+    print(
+        f"  api keys: {', '.join(creds.get('api_keys', []))}; app keys: {', '.join(creds.get('app_keys', []))}; "
+        f"oauth clients: {', '.join(c['client_id'] for c in creds.get('oauth_clients', []))}",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -76,8 +76,11 @@ def verify_signature(method: str, raw_path: str, raw_query: str, headers: Mappin
         key = hmac.new(key, part.encode(), hashlib.sha256).digest()
     expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, match.group("signature")):
-        raise S3Error(403, "SignatureDoesNotMatch",
-                      "The request signature we calculated does not match the signature you provided.")
+        raise S3Error(
+            403,
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided.",
+        )
 
 
 def decode_payload(body: bytes, headers: Mapping[str, str]) -> bytes:
@@ -102,15 +105,17 @@ def _decode_aws_chunked(body: bytes) -> bytes:
         pos = end + 2
         if size == 0:
             return bytes(out)
-        out += body[pos:pos + size]
+        out += body[pos : pos + size]
         pos += size + 2
 
 
 def xml_document(root: str, fields: Mapping[str, str]) -> bytes:
     """A small S3 XML response document."""
     inner = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-            f"{inner}</{root}>").encode()
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</{root}>"
+    ).encode()
 
 
 def completed_part_numbers(body: bytes) -> list[int]:

@@ -33,8 +33,11 @@ DEMO_SEED: dict[str, Any] = {
         "api_keys": [DEMO_API_KEY],
         "app_keys": [DEMO_APP_KEY],
         "oauth_clients": [
-            {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-             "scopes": ["integration.data-pools", "integration.data-pools:data_push"]}
+            {
+                "client_id": DEMO_CLIENT_ID,
+                "client_secret": DEMO_CLIENT_SECRET,
+                "scopes": ["integration.data-pools", "integration.data-pools:data_push"],
+            }
         ],
     },
     "pools": [
@@ -48,12 +51,27 @@ DEMO_SEED: dict[str, Any] = {
                     "load_seconds": 3,
                     "load_outcome": "SUCCESS",
                     "tables": [
-                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e1", "name": "VBAK", "alias": "orders",
-                         "dataSourceId": None, "row_count": 1200},
-                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e2", "name": "VBAP", "alias": "order_items",
-                         "dataSourceId": None, "row_count": 4800},
-                        {"id": "8f2c4d1e-0000-4000-8000-0000000000e3", "name": "LIKP", "alias": None,
-                         "dataSourceId": None, "row_count": 900},
+                        {
+                            "id": "8f2c4d1e-0000-4000-8000-0000000000e1",
+                            "name": "VBAK",
+                            "alias": "orders",
+                            "dataSourceId": None,
+                            "row_count": 1200,
+                        },
+                        {
+                            "id": "8f2c4d1e-0000-4000-8000-0000000000e2",
+                            "name": "VBAP",
+                            "alias": "order_items",
+                            "dataSourceId": None,
+                            "row_count": 4800,
+                        },
+                        {
+                            "id": "8f2c4d1e-0000-4000-8000-0000000000e3",
+                            "name": "LIKP",
+                            "alias": None,
+                            "dataSourceId": None,
+                            "row_count": 900,
+                        },
                     ],
                 },
                 {
@@ -62,19 +80,38 @@ DEMO_SEED: dict[str, Any] = {
                     "load_seconds": 2,
                     "load_outcome": "ERROR",
                     "load_message": "Table EKKO: column NETWR does not exist",
-                    "tables": [{"id": "8f2c4d1e-0000-4000-8000-0000000000e9", "name": "EKKO", "alias": None,
-                                "dataSourceId": None}],
+                    "tables": [
+                        {
+                            "id": "8f2c4d1e-0000-4000-8000-0000000000e9",
+                            "name": "EKKO",
+                            "alias": None,
+                            "dataSourceId": None,
+                        }
+                    ],
                 },
             ],
             "data_jobs": [
-                {"id": DEMO_DATA_JOB_ID, "name": "Extract orders", "run_seconds": 3, "outcome": "SUCCESS",
-                 "extractions": [{"id": DEMO_EXTRACTION_ID, "name": "Extract SAP orders",
-                                  "tables": ["VBAK", "VBAP", "LIKP"]}],
-                 "transformations": [{"id": DEMO_TRANSFORMATION_ID, "name": "Create activity table"},
-                                     {"id": DEMO_SECOND_TRANSFORMATION_ID, "name": "Enrich orders"}],
-                 "data_model_loads": [{"id": DEMO_DATA_MODEL_LOAD_ID, "data_model_id": DEMO_DATA_MODEL_ID}]},
-                {"id": DEMO_FAILING_DATA_JOB_ID, "name": "Transform (always fails)", "run_seconds": 2,
-                 "outcome": "FAIL", "message": "Transformation 'Create activity table' failed: division by zero"},
+                {
+                    "id": DEMO_DATA_JOB_ID,
+                    "name": "Extract orders",
+                    "run_seconds": 3,
+                    "outcome": "SUCCESS",
+                    "extractions": [
+                        {"id": DEMO_EXTRACTION_ID, "name": "Extract SAP orders", "tables": ["VBAK", "VBAP", "LIKP"]}
+                    ],
+                    "transformations": [
+                        {"id": DEMO_TRANSFORMATION_ID, "name": "Create activity table"},
+                        {"id": DEMO_SECOND_TRANSFORMATION_ID, "name": "Enrich orders"},
+                    ],
+                    "data_model_loads": [{"id": DEMO_DATA_MODEL_LOAD_ID, "data_model_id": DEMO_DATA_MODEL_ID}],
+                },
+                {
+                    "id": DEMO_FAILING_DATA_JOB_ID,
+                    "name": "Transform (always fails)",
+                    "run_seconds": 2,
+                    "outcome": "FAIL",
+                    "message": "Transformation 'Create activity table' failed: division by zero",
+                },
             ],
             "connections": [
                 {
@@ -138,8 +175,12 @@ def validate_seed(seed: Any) -> None:
             raise ValueError(f"settings.{name} must be one of {', '.join(map(repr, choices))}, not {settings[name]!r}.")
     for name in ("push_submit_spacing_seconds", "rate_limit_window_seconds"):
         value = settings.get(name, 1)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-                or (name == "rate_limit_window_seconds" and value <= 0):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value < 0
+            or (name == "rate_limit_window_seconds" and value <= 0)
+        ):
             raise ValueError(f"settings.{name} must be a number of seconds, not {value!r}.")
     pools = seed.get("pools", [])
     if not isinstance(pools, list):

@@ -68,6 +68,7 @@ class Router:
         def register(func: Handler) -> Handler:
             self.routes.append((method, _pattern(template), func, scopes))
             return func
+
         return register
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str], set[str] | None]:
@@ -90,6 +91,7 @@ PUSH_PREFIXES = ("/data-ingestion/api/v1/data-push", "/integration/api/v1/data-p
 
 # --- Celonis REST endpoints -------------------------------------------------------------------
 
+
 @api.add("GET", "/integration/api/pools")
 def list_pools(state: EmulatorState, req: Request) -> Response:
     return 200, [{"id": p["id"], "name": p.get("name")} for p in state.pools.values()]
@@ -104,8 +106,14 @@ def cloud_team(state: EmulatorState, req: Request) -> Response:
 def data_model_tables(state: EmulatorState, req: Request) -> Response:
     model = state.data_model(req.params["pool"], req.params["dm"])
     return 200, [
-        {"id": t["id"], "dataModelId": model["id"], "dataSourceId": t.get("dataSourceId"), "name": t["name"],
-         "alias": t.get("alias"), "aliasOrName": t.get("alias") or t["name"]}
+        {
+            "id": t["id"],
+            "dataModelId": model["id"],
+            "dataSourceId": t.get("dataSourceId"),
+            "name": t["name"],
+            "alias": t.get("alias"),
+            "aliasOrName": t.get("alias") or t["name"],
+        }
         for t in model.get("tables", [])
     ]
 
@@ -156,14 +164,16 @@ def data_job_cancel(state: EmulatorState, req: Request) -> Response:
 
 @api.add("GET", "/integration/api/pools/{pool}/logs/{job}/executions")
 def data_job_executions(state: EmulatorState, req: Request) -> Response:
-    return 200, state.job_executions(req.params["pool"], req.params["job"], _int(req, "limit", 10),
-                                     _int(req, "page", 0))
+    return 200, state.job_executions(
+        req.params["pool"], req.params["job"], _int(req, "limit", 10), _int(req, "page", 0)
+    )
 
 
 @api.add("GET", "/integration/api/pools/{pool}/logs/executions")
 def execution_items(state: EmulatorState, req: Request) -> Response:
-    return 200, state.execution_items(req.params["pool"], req.query.get("executionId"),
-                                      req.query.get("type", "JOB").upper(), req.query.get("id"))
+    return 200, state.execution_items(
+        req.params["pool"], req.query.get("executionId"), req.query.get("type", "JOB").upper(), req.query.get("id")
+    )
 
 
 @api.add("GET", "/integration/api/pools/{pool}/logs/executions/detail")
@@ -248,6 +258,7 @@ def multipart_file(content_type: str, body: bytes, field: str = "file") -> bytes
 
 # --- admin API (not Celonis) ------------------------------------------------------------------
 
+
 @admin.add("POST", "/_emulator/seed", scopes=None)
 def admin_seed(state: EmulatorState, req: Request) -> Response:
     seed = req.json()
@@ -316,6 +327,7 @@ catalog.register_routes(api, admin)  # discovery, job subsets, load history (emu
 
 # --- the handler ------------------------------------------------------------------------------
 
+
 class CelonisRequestHandler(BaseHTTPRequestHandler):
     """Dispatches one HTTP request: admin, OAuth token, S3 ingestion, or the Celonis REST API."""
 
@@ -363,9 +375,19 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         status = 500
         fault = None
         # Logged before the answer is written, so a client that got its answer always finds it in the log.
-        self._entry: dict[str, Any] | None = None if path.startswith("/_emulator/") else {
-            "time": started, "method": method, "path": path, "query": urlsplit(self.path).query,
-            "status": 0, "auth": auth_kind, "bytes": len(body)}
+        self._entry: dict[str, Any] | None = (
+            None
+            if path.startswith("/_emulator/")
+            else {
+                "time": started,
+                "method": method,
+                "path": path,
+                "query": urlsplit(self.path).query,
+                "status": 0,
+                "auth": auth_kind,
+                "bytes": len(body),
+            }
+        )
         if not path.startswith("/_emulator/"):
             fault = self.state.take_fault(method, path)
         try:
@@ -378,8 +400,12 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             if fault and fault.status:
                 status = int(fault.status)
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-                body_out = {"title": "Injected fault", "status": status,
-                            "detail": f"Celonis Support ID: emu-{uuid.uuid4().hex[:12]}", "errorCode": "INJECTED"}
+                body_out = {
+                    "title": "Injected fault",
+                    "status": status,
+                    "detail": f"Celonis Support ID: emu-{uuid.uuid4().hex[:12]}",
+                    "errorCode": "INJECTED",
+                }
                 self._send_json(status, body_out, headers)
                 return
             if path.startswith("/_emulator/"):
@@ -389,17 +415,29 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             elif path == INGESTION_PREFIX or path.startswith(INGESTION_PREFIX + "/"):
                 status = self._s3(method, path, body, drop_after=bool(fault and fault.drop == "after"))
             else:
-                status = self._run(api, method, path, body, authenticate=True,
-                                   drop_after=bool(fault and fault.drop == "after"),
-                                   delay_after=fault.delay if fault and fault.drop == "after" else 0.0)
+                status = self._run(
+                    api,
+                    method,
+                    path,
+                    body,
+                    authenticate=True,
+                    drop_after=bool(fault and fault.drop == "after"),
+                    delay_after=fault.delay if fault and fault.drop == "after" else 0.0,
+                )
         except (ConnectionError, BrokenPipeError):
             status = 0
         except Exception as exc:  # noqa: BLE001 - answer like Celonis's ExceptionReference, keep serving
             log.exception("Emulator error on %s %s", method, path)
             status = 500
             reference = f"emu-{uuid.uuid4().hex[:12]}"
-            self._send_json(500, {"reference": reference, "message": f"Internal error ({type(exc).__name__})",
-                                  "shortMessage": "Internal Server Error"})
+            self._send_json(
+                500,
+                {
+                    "reference": reference,
+                    "message": f"Internal error ({type(exc).__name__})",
+                    "shortMessage": "Internal Server Error",
+                },
+            )
         finally:
             if self._entry is not None:  # no answer was written (a dropped connection)
                 self._entry["status"] = status
@@ -414,8 +452,17 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _run(self, router: Router, method: str, path: str, body: bytes, *, authenticate: bool,
-             drop_after: bool = False, delay_after: float = 0.0) -> int:
+    def _run(
+        self,
+        router: Router,
+        method: str,
+        path: str,
+        body: bytes,
+        *,
+        authenticate: bool,
+        drop_after: bool = False,
+        delay_after: float = 0.0,
+    ) -> int:
         try:
             func, params, scopes = router.match(method, path)
             if authenticate:
@@ -472,7 +519,7 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         raw_path = urlsplit(self.path).path
         raw_query = urlsplit(self.path).query
         query = parse_qs(raw_query, keep_blank_values=True)
-        resource = path[len(INGESTION_PREFIX):]
+        resource = path[len(INGESTION_PREFIX) :]
         try:
             access_key = s3.access_key_of(self.headers.get("Authorization"))
             pool_id, connection = self.state.ingestion_secret(access_key)
@@ -481,8 +528,9 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             if parts[0] != "continuous":
                 raise s3.S3Error(404, "NoSuchBucket", f"The bucket {parts[0]!r} does not exist; use 'continuous'.")
             if len(parts) < 5 or parts[1] != "connection" or not parts[4]:
-                raise s3.S3Error(400, "InvalidArgument",
-                                 "Keys must look like connection/<connectionId>/<tableName>/<fileName>.")
+                raise s3.S3Error(
+                    400, "InvalidArgument", "Keys must look like connection/<connectionId>/<tableName>/<fileName>."
+                )
             if parts[2] != connection["id"]:
                 raise s3.S3Error(403, "AccessDenied", "These credentials belong to another data connection.")
             key = "/".join(parts[1:])
@@ -494,8 +542,16 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             return exc.status
         return status
 
-    def _s3_object(self, method: str, key: str, table: str, query: dict[str, list[str]], body: bytes,
-                   pool_id: str, connection: dict[str, Any]) -> int:
+    def _s3_object(
+        self,
+        method: str,
+        key: str,
+        table: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        pool_id: str,
+        connection: dict[str, Any],
+    ) -> int:
         state = self.state
         upload_id = query.get("uploadId", [None])[0]
         if method == "HEAD":
@@ -507,9 +563,13 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             return 200
         if method == "POST" and "uploads" in query:
             new_id = state.start_multipart(key)
-            self._send(200, s3.xml_document("InitiateMultipartUploadResult",
-                                            {"Bucket": "continuous", "Key": key, "UploadId": new_id}),
-                       {"Content-Type": "application/xml"})
+            self._send(
+                200,
+                s3.xml_document(
+                    "InitiateMultipartUploadResult", {"Bucket": "continuous", "Key": key, "UploadId": new_id}
+                ),
+                {"Content-Type": "application/xml"},
+            )
             return 200
         if method == "PUT" and upload_id:
             data = s3.decode_payload(body, self.headers)
@@ -528,9 +588,13 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             numbers = s3.completed_part_numbers(body) or sorted(upload["parts"])
             data = b"".join(upload["parts"][n] for n in numbers)
             state.ingest(pool_id, connection, table, key, data)
-            self._send(200, s3.xml_document("CompleteMultipartUploadResult",
-                                            {"Bucket": "continuous", "Key": key, "ETag": f'"{_etag(data)}"'}),
-                       {"Content-Type": "application/xml"})
+            self._send(
+                200,
+                s3.xml_document(
+                    "CompleteMultipartUploadResult", {"Bucket": "continuous", "Key": key, "ETag": f'"{_etag(data)}"'}
+                ),
+                {"Content-Type": "application/xml"},
+            )
             return 200
         if method == "DELETE" and upload_id:
             with state.lock:
@@ -545,8 +609,9 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         raise s3.S3Error(405, "MethodNotAllowed", f"{method} is not supported on the ingestion endpoint.")
 
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload, default=str).encode(), {"Content-Type": "application/json",
-                                                                       **(headers or {})})
+        self._send(
+            status, json.dumps(payload, default=str).encode(), {"Content-Type": "application/json", **(headers or {})}
+        )
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None, head: bool = False) -> None:
         entry = getattr(self, "_entry", None)

@@ -35,8 +35,9 @@ def _choice(settings: dict[str, Any], name: str) -> str:
 class ApiError(Exception):
     """An error answer: HTTP status and the Celonis error envelope."""
 
-    def __init__(self, status: int, title: str, detail: str, error_code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, error_code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.body = {"title": title, "status": status, "detail": detail, "errorCode": error_code}
@@ -73,8 +74,9 @@ class Principal:
     def require(self, needed: set[str]) -> None:
         """403 unless the principal has one of the ``needed`` scopes."""
         if self.scopes is not None and not (self.scopes & needed):
-            raise ApiError(403, "Forbidden", f"The OAuth client lacks the scope {' or '.join(sorted(needed))}.",
-                           "MISSING_SCOPE")
+            raise ApiError(
+                403, "Forbidden", f"The OAuth client lacks the scope {' or '.join(sorted(needed))}.", "MISSING_SCOPE"
+            )
 
 
 @dataclass
@@ -158,8 +160,9 @@ class EmulatorState:
             # a second start while one runs: no source shows a 409, so by default it starts a second run.
             self.start_conflict = _choice(settings, "start_conflict")
             # The live job status of 2022 had no latestExecutionItemId; pycelonis declares it.
-            self.job_status_has_latest_execution_item = _choice(settings, "job_status_has_latest_execution_item") \
-                == "true"
+            self.job_status_has_latest_execution_item = (
+                _choice(settings, "job_status_has_latest_execution_item") == "true"
+            )
             # last-load of a model that was never loaded: not documented; 404 or an empty 204.
             self.last_load_never_loaded = _choice(settings, "last_load_never_loaded")
             # How Data Push reads INT64 timestamp columns: every Celonis-written client sends INT96 and no
@@ -199,8 +202,12 @@ class EmulatorState:
     def authenticate(self, header: str | None) -> Principal:
         """Who is calling, from the Authorization header; 401 when missing or unknown."""
         if not header or " " not in header.strip():
-            raise ApiError(401, "Unauthorized", "Missing Authorization header (use 'Bearer <key>' or 'AppKey <key>').",
-                           "UNAUTHORIZED")
+            raise ApiError(
+                401,
+                "Unauthorized",
+                "Missing Authorization header (use 'Bearer <key>' or 'AppKey <key>').",
+                "UNAUTHORIZED",
+            )
         scheme, _, value = header.strip().partition(" ")
         value = value.strip()
         scheme = scheme.lower()
@@ -232,13 +239,19 @@ class EmulatorState:
             wanted = set((scope or "").split()) or allowed
             if not wanted <= allowed:
                 error = ApiError(400, "invalid_scope", "Scope not allowed.")
-                error.body = {"error": "invalid_scope",
-                              "error_description": f"The client may not request {' '.join(sorted(wanted - allowed))}."}
+                error.body = {
+                    "error": "invalid_scope",
+                    "error_description": f"The client may not request {' '.join(sorted(wanted - allowed))}.",
+                }
                 raise error
             token = secrets.token_urlsafe(32)
             self.tokens[token] = (client["client_id"], frozenset(wanted), self.clock() + self.token_lifetime)
-            return {"access_token": token, "scope": " ".join(sorted(wanted)), "token_type": "Bearer",
-                    "expires_in": int(self.token_lifetime)}
+            return {
+                "access_token": token,
+                "scope": " ".join(sorted(wanted)),
+                "token_type": "Bearer",
+                "expires_in": int(self.token_lifetime),
+            }
 
     def expire_tokens(self) -> int:
         """Make every issued token expired (admin API), as if time had passed."""
@@ -315,29 +328,38 @@ class EmulatorState:
 
     # --- data model loads ---------------------------------------------------------------------
 
-    def start_load(self, pool_id: str, dm_id: str, table_ids: list[str] | None, path: str,
-                   full_reload: bool | None = None) -> None:
+    def start_load(
+        self, pool_id: str, dm_id: str, table_ids: list[str] | None, path: str, full_reload: bool | None = None
+    ) -> None:
         with self.lock:
             model = self.data_model(pool_id, dm_id)
             now = self.clock()
             runs = self.loads.setdefault((pool_id, dm_id), [])
             if self.start_conflict == "409" and runs and runs[-1].status(now, "RUNNING") == "RUNNING":
-                raise ApiError(409, "Conflict", f"A load of data model {dm_id} is already running.",
-                               "LOAD_ALREADY_RUNNING")
+                raise ApiError(
+                    409, "Conflict", f"A load of data model {dm_id} is already running.", "LOAD_ALREADY_RUNNING"
+                )
             if table_ids is not None:
                 known = {t["id"] for t in model.get("tables", [])}
                 unknown = [t for t in table_ids if t not in known]
                 if not table_ids or unknown:
-                    raise ApiError(400, "Bad Request", f"Unknown table ids for data model {dm_id}: {unknown}",
-                                   "INVALID_TABLE_IDS")
+                    raise ApiError(
+                        400, "Bad Request", f"Unknown table ids for data model {dm_id}: {unknown}", "INVALID_TABLE_IDS"
+                    )
             fault = self.take_fault("POST", path, outcome_only=True)
-            runs.append(Run(
-                id=str(uuid.uuid4()), started=now, duration=float(model.get("load_seconds", 2)),
-                outcome=(fault.outcome if fault else model.get("load_outcome", "SUCCESS")).upper(),
-                message=(fault.message if fault else model.get("load_message")),
-                kind=load_type(table_ids, full_reload), table_ids=table_ids or [],
-                visible_at=now + self.registration_seconds, full_reload=full_reload,
-            ))
+            runs.append(
+                Run(
+                    id=str(uuid.uuid4()),
+                    started=now,
+                    duration=float(model.get("load_seconds", 2)),
+                    outcome=(fault.outcome if fault else model.get("load_outcome", "SUCCESS")).upper(),
+                    message=(fault.message if fault else model.get("load_message")),
+                    kind=load_type(table_ids, full_reload),
+                    table_ids=table_ids or [],
+                    visible_at=now + self.registration_seconds,
+                    full_reload=full_reload,
+                )
+            )
 
     def _visible(self, runs: list[Run] | None) -> list[Run]:
         """The runs status reads can see now (a just-started run may not be registered yet)."""
@@ -355,8 +377,12 @@ class EmulatorState:
             run, now = runs[-1], self.clock()
             status = run.status(now, "RUNNING")
             return {
-                "dataModelId": dm_id, "dataLoadId": run.id, "loadStatus": status, "loadType": run.kind,
-                "startDate": epoch_ms(run.started), "endDate": epoch_ms(run.ended(now)),
+                "dataModelId": dm_id,
+                "dataLoadId": run.id,
+                "loadStatus": status,
+                "loadType": run.kind,
+                "startDate": epoch_ms(run.started),
+                "endDate": epoch_ms(run.ended(now)),
                 "message": run.message if status in ("ERROR", "WARNING") else None,
             }
 
@@ -370,24 +396,34 @@ class EmulatorState:
 
     # --- data jobs ----------------------------------------------------------------------------
 
-    def execute_job(self, pool_id: str, job_id: str, mode: str | None, path: str,
-                    subset: dict[str, Any] | None = None) -> None:
+    def execute_job(
+        self, pool_id: str, job_id: str, mode: str | None, path: str, subset: dict[str, Any] | None = None
+    ) -> None:
         with self.lock:
             job = self.data_job(pool_id, job_id)
             if mode not in ("FULL", "DELTA"):
                 raise ApiError(400, "Bad Request", f"Unknown mode {mode!r}: use FULL or DELTA.", "INVALID_MODE")
             now = self.clock()
             runs = self.executions.setdefault((pool_id, job_id), [])
-            if self.start_conflict == "409" and runs \
-                    and runs[-1].status(now, "RUNNING", "QUEUED") in ("RUNNING", "QUEUED"):
+            if (
+                self.start_conflict == "409"
+                and runs
+                and runs[-1].status(now, "RUNNING", "QUEUED") in ("RUNNING", "QUEUED")
+            ):
                 raise ApiError(409, "Conflict", f"Data job {job_id} is already running.", "JOB_ALREADY_RUNNING")
             fault = self.take_fault("POST", path, outcome_only=True)
-            runs.append(Run(
-                id=str(uuid.uuid4()), started=now, duration=float(job.get("run_seconds", 2)),
-                outcome=(fault.outcome if fault else job.get("outcome", "SUCCESS")).upper(),
-                message=(fault.message if fault else job.get("message")), kind=mode,
-                visible_at=now + self.registration_seconds, subset=subset,
-            ))
+            runs.append(
+                Run(
+                    id=str(uuid.uuid4()),
+                    started=now,
+                    duration=float(job.get("run_seconds", 2)),
+                    outcome=(fault.outcome if fault else job.get("outcome", "SUCCESS")).upper(),
+                    message=(fault.message if fault else job.get("message")),
+                    kind=mode,
+                    visible_at=now + self.registration_seconds,
+                    subset=subset,
+                )
+            )
 
     def job_status(self, pool_id: str, job_id: str) -> dict[str, Any]:
         """JobTransport: ``timeStamp`` is when the job was last changed, not an execution time (live, 2022)."""
@@ -401,9 +437,16 @@ class EmulatorState:
                 status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
                 current = run.id if status in ("QUEUED", "RUNNING") else None
                 latest = self._job_item_id(run)
-            answer = {"id": job_id, "name": job.get("name"), "dataPoolId": pool_id, "dataSourceId": None,
-                      "timeStamp": job.get("time_stamp", JOB_CHANGED_AT_MS), "status": status,
-                      "currentExecutionId": current, "dagBasedExecutionEnabled": False}
+            answer = {
+                "id": job_id,
+                "name": job.get("name"),
+                "dataPoolId": pool_id,
+                "dataSourceId": None,
+                "timeStamp": job.get("time_stamp", JOB_CHANGED_AT_MS),
+                "status": status,
+                "currentExecutionId": current,
+                "dagBasedExecutionEnabled": False,
+            }
             if self.job_status_has_latest_execution_item:
                 answer["latestExecutionItemId"] = latest
             return answer
@@ -419,19 +462,39 @@ class EmulatorState:
             tasks = [{"id": f"{job['id']}-task", "name": f"Run {job.get('name') or job['id']}"}]
         return [{"id": str(t.get("id")), "name": t.get("name") or str(t.get("id"))} for t in tasks]
 
-    def _execution_item(self, pool_id: str, job: dict[str, Any], run: Run, now: float, *, item_type: str = "JOB",
-                        task: dict[str, Any] | None = None, order: int = 0) -> dict[str, Any]:
+    def _execution_item(
+        self,
+        pool_id: str,
+        job: dict[str, Any],
+        run: Run,
+        now: float,
+        *,
+        item_type: str = "JOB",
+        task: dict[str, Any] | None = None,
+        order: int = 0,
+    ) -> dict[str, Any]:
         """An ExecutionItem as pycelonis 2.20 declares it: ids, status, dates, type, mode; no message."""
         status = run.status(now, "RUNNING", "QUEUED", canceled="CANCEL")
         if task is not None and status == "FAIL" and not self._is_failing_task(job, task):
             status = "SUCCESS" if order < len(self._job_tasks(job)) - 1 else "SKIPPED"
         return {
             "id": self._job_item_id(run) if task is None else f"{run.id}-{task['id']}",
-            "poolId": pool_id, "poolName": self.pools[pool_id].get("name"), "executionId": run.id,
-            "schedulingId": None, "jobId": job["id"], "taskId": None if task is None else task["id"],
-            "stepId": None, "name": job.get("name") if task is None else task["name"], "status": status,
-            "dataPoolVersion": 1, "startDate": epoch_ms(run.started), "endDate": epoch_ms(run.ended(now)),
-            "type": item_type, "mode": run.kind, "schedulingName": None, "executionOrder": order,
+            "poolId": pool_id,
+            "poolName": self.pools[pool_id].get("name"),
+            "executionId": run.id,
+            "schedulingId": None,
+            "jobId": job["id"],
+            "taskId": None if task is None else task["id"],
+            "stepId": None,
+            "name": job.get("name") if task is None else task["name"],
+            "status": status,
+            "dataPoolVersion": 1,
+            "startDate": epoch_ms(run.started),
+            "endDate": epoch_ms(run.ended(now)),
+            "type": item_type,
+            "mode": run.kind,
+            "schedulingName": None,
+            "executionOrder": order,
             "monitored": True,
         }
 
@@ -452,11 +515,12 @@ class EmulatorState:
             now = self.clock()
             runs = list(reversed(self._visible(self.executions.get((pool_id, job_id)))))
             limit = max(1, limit)
-            items = [self._execution_item(pool_id, job, run, now) for run in runs[page * limit:(page + 1) * limit]]
+            items = [self._execution_item(pool_id, job, run, now) for run in runs[page * limit : (page + 1) * limit]]
             return {"executionItems": items, "numOfPages": max(1, -(-len(runs) // limit))}
 
-    def execution_items(self, pool_id: str, execution_id: str | None, item_type: str,
-                        job_id: str | None) -> list[dict[str, Any]]:
+    def execution_items(
+        self, pool_id: str, execution_id: str | None, item_type: str, job_id: str | None
+    ) -> list[dict[str, Any]]:
         """``logs/executions``: the items of one execution of the given type (JOB or TASK)."""
         with self.lock:
             self.pool(pool_id)
@@ -466,11 +530,14 @@ class EmulatorState:
                 return [self._execution_item(pool_id, job, run, now)]
             if item_type != "TASK":
                 return []
-            return [self._execution_item(pool_id, job, run, now, item_type="TASK", task=task, order=i)
-                    for i, task in enumerate(self._job_tasks(job))]
+            return [
+                self._execution_item(pool_id, job, run, now, item_type="TASK", task=task, order=i)
+                for i, task in enumerate(self._job_tasks(job))
+            ]
 
-    def execution_detail(self, pool_id: str, execution_id: str | None, item_id: str | None,
-                         levels: set[str]) -> dict[str, Any]:
+    def execution_detail(
+        self, pool_id: str, execution_id: str | None, item_id: str | None, levels: set[str]
+    ) -> dict[str, Any]:
         """``logs/executions/detail``: ``{logMessages, numOfPages}`` of one task of an execution."""
         with self.lock:
             self.pool(pool_id)
@@ -491,12 +558,22 @@ class EmulatorState:
                             messages.append(("ERROR", run.message))
                         elif item["status"] == "SUCCESS":
                             messages.append(("INFO", f"Task {task['name']} finished."))
-                    return {"logMessages": [
-                        {"id": f"{run.id}-{i}", "executionItemId": f"{run.id}-{item_id}", "level": level,
-                         "date": epoch_ms(run.started), "logMessage": text, "logTranslationCode": None,
-                         "logTranslationParameters": []}
-                        for i, (level, text) in enumerate(messages) if not levels or level in levels],
-                        "numOfPages": 1}
+                    return {
+                        "logMessages": [
+                            {
+                                "id": f"{run.id}-{i}",
+                                "executionItemId": f"{run.id}-{item_id}",
+                                "level": level,
+                                "date": epoch_ms(run.started),
+                                "logMessage": text,
+                                "logTranslationCode": None,
+                                "logTranslationParameters": [],
+                            }
+                            for i, (level, text) in enumerate(messages)
+                            if not levels or level in levels
+                        ],
+                        "numOfPages": 1,
+                    }
             raise ApiError(404, "Not Found", f"No execution {execution_id} in pool {pool_id}.", "NOT_FOUND")
 
     def job_statuses(self, pool_id: str) -> list[dict[str, Any]]:
@@ -509,9 +586,13 @@ class EmulatorState:
                     continue
                 runs = self._visible(self.executions.get((pool, job_id)))
                 last = runs[-1] if runs else None
-                answer.append({"id": job_id,
-                               "status": last.status(now, "RUNNING", "QUEUED", canceled="CANCEL") if last else None,
-                               "lastExecutionStartDate": epoch_ms(last.started) if last else None})
+                answer.append(
+                    {
+                        "id": job_id,
+                        "status": last.status(now, "RUNNING", "QUEUED", canceled="CANCEL") if last else None,
+                        "lastExecutionStartDate": epoch_ms(last.started) if last else None,
+                    }
+                )
             return answer
 
     def cancel_job(self, pool_id: str, job_id: str) -> None:
@@ -540,14 +621,24 @@ class EmulatorState:
                 raise ApiError(400, "Bad Request", "; ".join(problems), "VALIDATION_ERROR")
             now = self.clock()
             job = {
-                "id": str(uuid.uuid4()), "targetName": body["targetName"], "dataPoolId": pool_id,
-                "connectionId": body.get("connectionId"), "type": body["type"],
-                "fileType": body.get("fileType"), "keys": body.get("keys") or [],
-                "upsertStrategy": body.get("upsertStrategy"), "tableSchema": body.get("tableSchema"),
+                "id": str(uuid.uuid4()),
+                "targetName": body["targetName"],
+                "dataPoolId": pool_id,
+                "connectionId": body.get("connectionId"),
+                "type": body["type"],
+                "fileType": body.get("fileType"),
+                "keys": body.get("keys") or [],
+                "upsertStrategy": body.get("upsertStrategy"),
+                "tableSchema": body.get("tableSchema"),
                 "csvParsingOptions": body.get("csvParsingOptions"),
                 "fallbackVarcharLength": body.get("fallbackVarcharLength"),
-                "status": "NEW", "logs": [], "creationDate": epoch_ms(now), "lastModified": epoch_ms(now),
-                "_chunks": [], "_submitted": None, "_result": None,
+                "status": "NEW",
+                "logs": [],
+                "creationDate": epoch_ms(now),
+                "lastModified": epoch_ms(now),
+                "_chunks": [],
+                "_submitted": None,
+                "_result": None,
             }
             self.push_jobs[job["id"]] = job
             return None if self.create_push_job_response == "empty_204" else self._public_job(job)
@@ -579,13 +670,19 @@ class EmulatorState:
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] != "NEW":
-                raise ApiError(409, "Conflict", f"Chunks can only be added to a NEW job; job is {job['status']}.",
-                               "JOB_NOT_NEW")
-            job["_chunks"].append({
-                "id": str(uuid.uuid4()), "type": "UPSERT" if kind == "upserted" else "DELETE",
-                "pushJobId": job_id, "checksum": hashlib.md5(data).hexdigest(),  # noqa: S324 - not security
-                "creationDate": epoch_ms(self.clock()), "_data": data,
-            })
+                raise ApiError(
+                    409, "Conflict", f"Chunks can only be added to a NEW job; job is {job['status']}.", "JOB_NOT_NEW"
+                )
+            job["_chunks"].append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "UPSERT" if kind == "upserted" else "DELETE",
+                    "pushJobId": job_id,
+                    "checksum": hashlib.md5(data).hexdigest(),  # noqa: S324 - not security
+                    "creationDate": epoch_ms(self.clock()),
+                    "_data": data,
+                }
+            )
 
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -612,17 +709,30 @@ class EmulatorState:
         if wait is not None:
             seconds = max(1, int(wait + 0.999))
             reset_at = dt.datetime.fromtimestamp(now + seconds, dt.UTC).strftime("%H:%M:%S")
-            raise ApiError(429, "Rate limit exceeded", f"{detail} Please try again at {reset_at} UTC.",
-                           "LIMIT_RATE_EXCEEDED",
-                           headers={"Retry-After": str(seconds), "x-ratelimit-reset": str(seconds),
-                                    "x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0"})
+            raise ApiError(
+                429,
+                "Rate limit exceeded",
+                f"{detail} Please try again at {reset_at} UTC.",
+                "LIMIT_RATE_EXCEEDED",
+                headers={
+                    "Retry-After": str(seconds),
+                    "x-ratelimit-reset": str(seconds),
+                    "x-ratelimit-limit": str(limit),
+                    "x-ratelimit-remaining": "0",
+                },
+            )
 
     def _check_push_spacing(self, job_id: str) -> None:
         """409 when another submit in the team was accepted less than ``push_submit_spacing`` ago."""
         now = self.clock()
         if self.last_push_submit is not None and now - self.last_push_submit < self.push_submit_spacing:
-            raise ApiError(409, "Conflict", f"Push job {job_id} could not be submitted: another submission is being "
-                           "processed. Please try again later.", "CONCURRENT_SUBMISSION")
+            raise ApiError(
+                409,
+                "Conflict",
+                f"Push job {job_id} could not be submitted: another submission is being "
+                "processed. Please try again later.",
+                "CONCURRENT_SUBMISSION",
+            )
 
     def execute_push_job(self, pool_id: str, job_id: str, path: str = "") -> None:
         with self.lock:
@@ -657,7 +767,8 @@ class EmulatorState:
                     if columns:
                         raise tables.PushRejected(
                             f"Column(s) {', '.join(columns)}: INT64 timestamps are not read by Data Push; "
-                            "write parquet timestamps as INT96.")
+                            "write parquet timestamps as INT96."
+                        )
             parts = [tables.read_parquet(d) for d in upserts]
         data = tables.concat(parts)
         tables.check_flat(data)
@@ -706,8 +817,12 @@ class EmulatorState:
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] in ("DONE", "ERROR", "CANCELED"):
-                raise ApiError(409, "Conflict", f"Push job {job_id} is {job['status']} and cannot be canceled.",
-                               "JOB_NOT_CANCELABLE")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Push job {job_id} is {job['status']} and cannot be canceled.",
+                    "JOB_NOT_CANCELABLE",
+                )
             job["status"] = "CANCELED"
             job["logs"].append(self._log_line("Canceled by user."))
 
@@ -730,8 +845,11 @@ class EmulatorState:
         """A new multipart upload's id, or 501 NotImplemented under ``ingestion_multipart: refuse``."""
         with self.lock:
             if self.ingestion_multipart == "refuse":
-                raise S3Error(501, "NotImplemented",
-                              "A header you provided implies functionality that is not implemented (multipart upload).")
+                raise S3Error(
+                    501,
+                    "NotImplemented",
+                    "A header you provided implies functionality that is not implemented (multipart upload).",
+                )
             upload_id = uuid.uuid4().hex
             self.uploads[upload_id] = {"key": key, "parts": {}}
             return upload_id
@@ -740,8 +858,14 @@ class EmulatorState:
         """Store an uploaded object and apply it like Celonis does (asynchronously there; at once here)."""
         with self.lock:
             self.objects[key] = data
-            entry = {"key": key, "table": table_name, "bytes": len(data), "status": "PROCESSED", "message": None,
-                     "rows": 0}
+            entry = {
+                "key": key,
+                "table": table_name,
+                "bytes": len(data),
+                "status": "PROCESSED",
+                "message": None,
+                "rows": 0,
+            }
             config = next((t for t in connection.get("tables", []) if t.get("name") == table_name), None)
             try:
                 if config is None:
@@ -750,7 +874,8 @@ class EmulatorState:
                 if compressed:  # "File formats: Uncompressed parquet files only" [doc]
                     raise tables.PushRejected(
                         f"Compressed parquet is not supported: column(s) {', '.join(compressed)}. Standard Data "
-                        "Ingestion takes uncompressed parquet files only; nothing of this file was applied.")
+                        "Ingestion takes uncompressed parquet files only; nothing of this file was applied."
+                    )
                 data_table = tables.read_parquet(data)
                 keys = list(config.get("primary_key") or [])
                 missing = [k for k in keys if k not in data_table.column_names]

@@ -44,8 +44,11 @@ def int64_timestamp_columns(data: bytes) -> list[str]:
         schema = pq.read_metadata(io.BytesIO(data)).schema
     except Exception as exc:  # noqa: BLE001
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
-    return [schema.column(i).path for i in range(len(schema))
-            if schema.column(i).physical_type == "INT64" and "Timestamp" in str(schema.column(i).logical_type)]
+    return [
+        schema.column(i).path
+        for i in range(len(schema))
+        if schema.column(i).physical_type == "INT64" and "Timestamp" in str(schema.column(i).logical_type)
+    ]
 
 
 def read_parquet(data: bytes) -> pa.Table:
@@ -89,9 +92,12 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
         # Every column is read as text (no type guessing: "007" stays "007"); the header comes first.
         # An empty unquoted cell is null, a quoted empty string ("") is an empty string [guess].
         header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
-        convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                       strings_can_be_null=True, quoted_strings_can_be_null=False,
-                                       null_values=[""])
+        convert = pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            null_values=[""],
+        )
         table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
     except Exception as exc:  # noqa: BLE001
         raise PushRejected(f"Chunk is not a readable CSV file with the job's parsing options: {exc}") from None
@@ -100,8 +106,7 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
     return table
 
 
-_JAVA_NUMERIC = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second",
-                 "S": "millisecond"}
+_JAVA_NUMERIC = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second", "S": "millisecond"}
 _JAVA_ZONES = {"X", "Z"}
 
 
@@ -113,15 +118,15 @@ def _java_tokens(pattern: str) -> list[tuple[str, int] | str]:
         char = pattern[i]
         if char == "'":
             end = pattern.find("'", i + 1)
-            while end != -1 and pattern[end + 1:end + 2] == "'":  # '' inside a quoted literal
+            while end != -1 and pattern[end + 1 : end + 2] == "'":  # '' inside a quoted literal
                 end = pattern.find("'", end + 2)
             if end == -1:
                 raise PushRejected(f"dateFormat {pattern!r} has an unterminated quote.")
-            tokens.append(pattern[i + 1:end].replace("''", "'") if end > i + 1 else "'")
+            tokens.append(pattern[i + 1 : end].replace("''", "'") if end > i + 1 else "'")
             i = end + 1
         elif char.isascii() and char.isalpha():
             count = 1
-            while pattern[i + count:i + count + 1] == char:
+            while pattern[i + count : i + count + 1] == char:
                 count += 1
             if char not in _JAVA_NUMERIC and char not in _JAVA_ZONES:
                 raise PushRejected(f"dateFormat {pattern!r}: the emulator does not read the letter {char!r}.")
@@ -166,8 +171,12 @@ def java_date_parser(pattern: str) -> Callable[[str], dt.datetime]:
             raise ValueError(f"{text!r} does not match dateFormat {pattern!r}")
         value = {k: int(v) for k, v in found.groupdict().items() if v is not None and k != "zone"}
         moment = dt.datetime(value.get("year", 1970), 1, 1) + dt.timedelta(
-            days=value.get("day", 1) - 1, hours=value.get("hour", 0), minutes=value.get("minute", 0),
-            seconds=value.get("second", 0), milliseconds=value.get("millisecond", 0))
+            days=value.get("day", 1) - 1,
+            hours=value.get("hour", 0),
+            minutes=value.get("minute", 0),
+            seconds=value.get("second", 0),
+            milliseconds=value.get("millisecond", 0),
+        )
         month = value.get("month", 1) - 1  # lenient: month 13 is January of the next year
         moment = moment.replace(year=moment.year + month // 12, month=1 + month % 12) if month else moment
         zone = found.groupdict().get("zone")
@@ -306,7 +315,8 @@ def upsert_with_age(old: pa.Table | None, new: pa.Table, keys: Sequence[str], ag
     new_keys = _key_strings(new, keys)
     ages = new.column(age_column).to_pylist()
     applied = [
-        i for i, (key, age) in enumerate(zip(new_keys, ages, strict=True))
+        i
+        for i, (key, age) in enumerate(zip(new_keys, ages, strict=True))
         if key not in stored_age or stored_age[key] is None or (age is not None and age >= stored_age[key])
     ]
     return upsert(old, new.take(pa.array(applied, type=pa.int64())), keys)

@@ -22,6 +22,7 @@ _MAX_DETAIL_CHARS = 500
 
 def user_agent() -> str:
     """``airflow-provider-celonis/<version> apache-airflow/<version>``."""
+
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)
@@ -52,9 +53,7 @@ def error_from_response(
         title = body.get("title") or body.get("shortMessage") or body.get("frontendErrorKey") or body.get("error")
         detail = body.get("detail") or body.get("message") or body.get("errorInformation")
         if detail is None and isinstance(body.get("errors"), list):  # ValidationExceptionDescriptor
-            detail = "; ".join(
-                f"{e.get('attribute')}: {e.get('error')}" for e in body["errors"] if isinstance(e, dict)
-            )
+            detail = "; ".join(f"{e.get('attribute')}: {e.get('error')}" for e in body["errors"] if isinstance(e, dict))
         error_code = body.get("errorCode")
         support_id = body.get("supportId") or body.get("reference")
     elif isinstance(body, str):
@@ -111,11 +110,16 @@ class RequestAttempts:
         if self.policy.should_retry_error(sent, self.endpoint.idempotent, self.number):
             return self._retry_in(self.policy.backoff(self.number), name)
         applied = "" if self.endpoint.idempotent or not sent else "; not repeated, it may have been applied"
-        raise CelonisApiError(method=self.endpoint.method, path=self.endpoint.path, status_code=None,
-                              reason=f"{name} after {self.number} attempt(s){applied}") from None
+        raise CelonisApiError(
+            method=self.endpoint.method,
+            path=self.endpoint.path,
+            status_code=None,
+            reason=f"{name} after {self.number} attempt(s){applied}",
+        ) from None
 
-    def after_response(self, status: int, headers: Mapping[str, str], content: bytes, reason: str | None,
-                       auth_header: str) -> float | None:
+    def after_response(
+        self, status: int, headers: Mapping[str, str], content: bytes, reason: str | None, auth_header: str
+    ) -> float | None:
         """None when the response is a success; else seconds to wait before the next attempt, or raise."""
         if status == 401 and self.auth.refreshable and not self._refreshed_token:
             # An OAuth token can be revoked or expire early: fetch one new token, once; not an attempt.
@@ -133,6 +137,11 @@ class RequestAttempts:
     def _retry_in(self, wait: float, why: str) -> float:
         log.warning(
             "Celonis %s %s failed (%s); retrying in %.1f s (attempt %d of %d).",
-            self.endpoint.method, self.endpoint.path, why, wait, self.number + 1, self.policy.max_attempts,
+            self.endpoint.method,
+            self.endpoint.path,
+            why,
+            wait,
+            self.number + 1,
+            self.policy.max_attempts,
         )
         return wait

@@ -15,8 +15,15 @@ from typing import BinaryIO
 class MultipartFileBody:
     """One file part named ``field`` in a multipart body, read from ``source`` as the body is sent."""
 
-    def __init__(self, source: BinaryIO, size: int, *, field: str = "file", file_name: str = "chunk",
-                 content_type: str = "application/octet-stream") -> None:
+    def __init__(
+        self,
+        source: BinaryIO,
+        size: int,
+        *,
+        field: str = "file",
+        file_name: str = "chunk",
+        content_type: str = "application/octet-stream",
+    ) -> None:
         self.boundary = uuid.uuid4().hex
         safe_name = file_name.replace('"', "").replace("\r", "").replace("\n", "")
         self._head = (
@@ -68,14 +75,14 @@ class MultipartFileBody:
             head_end = len(self._head)
             body_end = head_end + self._size
             if self._pos < head_end:
-                piece = self._head[self._pos:self._pos + size]
+                piece = self._head[self._pos : self._pos + size]
             elif self._pos < body_end:
                 piece = self._source.read(min(size, body_end - self._pos))
                 if not piece:
                     raise OSError("The chunk file ended before its announced size.")
             else:
                 offset = self._pos - body_end
-                piece = self._tail[offset:offset + size]
+                piece = self._tail[offset : offset + size]
             out += piece
             self._pos += len(piece)
             size -= len(piece)

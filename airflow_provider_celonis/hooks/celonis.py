@@ -120,7 +120,8 @@ class CelonisHook(BaseHook):
         if self.settings.verify is False:
             log.warning(
                 "TLS certificate verification is OFF for Celonis connection %r: only do this for a local "
-                "emulator or a proxy you trust.", self.celonis_conn_id
+                "emulator or a proxy you trust.",
+                self.celonis_conn_id,
             )
         if self.settings.proxies:
             session.proxies.update(self.settings.proxies)
@@ -153,14 +154,20 @@ class CelonisHook(BaseHook):
                 headers["Content-Type"] = body.content_type
             try:
                 response = self.session.request(
-                    endpoint.method, url, params=params, json=json, data=body, headers=headers,
+                    endpoint.method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=body,
+                    headers=headers,
                     timeout=self.settings.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 time.sleep(attempts.after_transport_error(exc, sent=not _never_sent(exc)))
                 continue
-            wait = attempts.after_response(response.status_code, response.headers, response.content,
-                                           response.reason, header)
+            wait = attempts.after_response(
+                response.status_code, response.headers, response.content, response.reason, header
+            )
             if wait is None:
                 return response
             time.sleep(wait)
@@ -187,8 +194,15 @@ class CelonisHook(BaseHook):
             if body is not None:
                 body.rewind()
                 headers["Content-Type"] = body.content_type
-            response = self.session.request(endpoint.method, self.base_url + endpoint.path, params=params,
-                                            json=json, data=body, headers=headers, timeout=self.settings.timeout)
+            response = self.session.request(
+                endpoint.method,
+                self.base_url + endpoint.path,
+                params=params,
+                json=json,
+                data=body,
+                headers=headers,
+                timeout=self.settings.timeout,
+            )
             if response.status_code != 401 or not self.auth.refreshable or attempt == 2:
                 return response
             self.auth.invalidate(header)
@@ -204,8 +218,9 @@ class CelonisHook(BaseHook):
         from airflow_provider_celonis.auth import TOKEN_REQUEST_TIMEOUT_SECONDS, OAuthTokenProvider
 
         form, headers = OAuthTokenProvider.for_settings(self.settings).request_parts()
-        return self.session.post(self.settings.token_url, data=form, headers=headers,
-                                 timeout=TOKEN_REQUEST_TIMEOUT_SECONDS)
+        return self.session.post(
+            self.settings.token_url, data=form, headers=headers, timeout=TOKEN_REQUEST_TIMEOUT_SECONDS
+        )
 
     # --- connection test ------------------------------------------------------------------------
 
@@ -267,9 +282,7 @@ class CelonisHook(BaseHook):
             )
         return list(dict.fromkeys(resolved))
 
-    def trigger_data_model_load(
-        self, pool_id: str, data_model_id: str, *, full_reload: bool | None = None
-    ) -> None:
+    def trigger_data_model_load(self, pool_id: str, data_model_id: str, *, full_reload: bool | None = None) -> None:
         """Start a complete load of a data model; ``full_reload=False`` reloads from cache (``fullReload=false``)."""
         params = _full_reload_params(full_reload)
         self._request(endpoints.data_model_load(pool_id, data_model_id), params=params)
@@ -297,8 +310,11 @@ class CelonisHook(BaseHook):
         from a model whose history answers means "never loaded"; a 404 from both is an unknown model.
         """
         try:
-            load = DataModelLoad.from_api(raw) if (raw := self._json(
-                endpoints.data_model_last_load(pool_id, data_model_id))) else None
+            load = (
+                DataModelLoad.from_api(raw)
+                if (raw := self._json(endpoints.data_model_last_load(pool_id, data_model_id)))
+                else None
+            )
         except CelonisApiError as exc:
             if exc.status_code != 404:
                 raise
@@ -350,7 +366,6 @@ class CelonisHook(BaseHook):
             raise CelonisParameterError(f"selection must be a DataJobSelection, not {type(selection).__name__}.")
         self._request(endpoints.data_job_execute_subset(pool_id, job_id), json=selection.to_body())
 
-
     def execute_data_job(self, pool_id: str, job_id: str, mode: str | DataJobMode = DataJobMode.DELTA) -> None:
         """Execute a data job in FULL or DELTA mode (Celonis returns no execution id)."""
         parsed = DataJobMode.parse(mode)
@@ -373,25 +388,33 @@ class CelonisHook(BaseHook):
         """``logs/status``: ``{id, status, lastExecutionStartDate}`` of every data job of a pool (undocumented)."""
         return list(self._json(endpoints.job_statuses(pool_id)) or [])
 
-    def get_execution_items(self, pool_id: str, job_id: str, execution_id: str, item_type: str = "TASK") -> list[
-            ExecutionLog]:
+    def get_execution_items(
+        self, pool_id: str, job_id: str, execution_id: str, item_type: str = "TASK"
+    ) -> list[ExecutionLog]:
         """The items of one execution of a data job (its tasks for ``TASK``)."""
-        raw = self._json(endpoints.execution_items(pool_id),
-                         params={"executionId": execution_id, "type": item_type, "id": job_id})
+        raw = self._json(
+            endpoints.execution_items(pool_id), params={"executionId": execution_id, "type": item_type, "id": job_id}
+        )
         return executions_from_api(raw)
 
-    def get_execution_log(self, pool_id: str, execution_id: str, item: ExecutionLog,
-                          levels: Sequence[str] = ("ERROR",)) -> list[ExecutionLogMessage]:
+    def get_execution_log(
+        self, pool_id: str, execution_id: str, item: ExecutionLog, levels: Sequence[str] = ("ERROR",)
+    ) -> list[ExecutionLogMessage]:
         """The log lines of one execution item (a task), at the given levels."""
-        raw = self._json(endpoints.execution_log_messages(pool_id),
-                         params=log_detail_params(execution_id, item, levels))
+        raw = self._json(
+            endpoints.execution_log_messages(pool_id), params=log_detail_params(execution_id, item, levels)
+        )
         return [ExecutionLogMessage.from_api(m) for m in (raw or {}).get("logMessages") or []]
 
     def execution_failure_message(self, pool_id: str, job_id: str, execution_id: str) -> str:
         """Why an execution failed, read as Celonis's own client does: executions -> failed tasks -> their logs."""
         failed = [item for item in self.get_execution_items(pool_id, job_id, execution_id) if item.status.is_failure]
-        return failure_text([(item.name or item.task_id or "?", self.get_execution_log(pool_id, execution_id, item))
-                             for item in failed[:3]])
+        return failure_text(
+            [
+                (item.name or item.task_id or "?", self.get_execution_log(pool_id, execution_id, item))
+                for item in failed[:3]
+            ]
+        )
 
     # --- Data Push API ------------------------------------------------------------------------
 
@@ -487,8 +510,10 @@ class CelonisHook(BaseHook):
         hourly window can ask for up to an hour; the caller knows whether that fits its timeout).
         """
         wait_for_submission_slot(self.base_url)
-        self._request(endpoints.push_job(pool_id, job_id, method="POST"),
-                      policy=replace(self.retry_policy, defer_advised_waits=True))
+        self._request(
+            endpoints.push_job(pool_id, job_id, method="POST"),
+            policy=replace(self.retry_policy, defer_advised_waits=True),
+        )
 
     def cancel_push_job(self, pool_id: str, job_id: str) -> None:
         """Cancel a push job that has not ended."""
@@ -575,12 +600,14 @@ class CelonisHook(BaseHook):
                 f"{os.fspath(local_path)!r} cannot go to Standard Data Ingestion as it is: {mismatch}, and the "
                 "endpoint takes uncompressed parquet files only. Write it with compression='none' (pyarrow: "
                 "pq.write_table(table, path, compression='none')), or upload it with CelonisIngestFilesOperator, "
-                "which re-encodes it. Nothing was uploaded.")
+                "which re-encodes it. Nothing was uploaded."
+            )
 
         key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
         s3 = client or self.get_ingestion_client()
-        transfer = TransferConfig(multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold,
-                                  max_concurrency=4)
+        transfer = TransferConfig(
+            multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold, max_concurrency=4
+        )
         from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -629,19 +656,28 @@ def find_created_push_job(jobs: Sequence[PushJob], target_name: str, known: set[
         value = job.raw.get("creationDate")
         return value if isinstance(value, int) else None
 
-    candidates = [job for job in jobs if job.target_name == target_name and job.status is PushJobStatus.NEW
-                  and job.id not in known
-                  and (created(job) is None or created(job) >= requested_at_ms - CREATED_JOB_CLOCK_SKEW_MS)]
+    candidates = [
+        job
+        for job in jobs
+        if job.target_name == target_name
+        and job.status is PushJobStatus.NEW
+        and job.id not in known
+        and (created(job) is None or created(job) >= requested_at_ms - CREATED_JOB_CLOCK_SKEW_MS)
+    ]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise CelonisError(f"Celonis answered the push job creation for {target_name!r} without a body, and no new "
-                           "NEW job for that table appears in the job list; nothing was pushed.")
+        raise CelonisError(
+            f"Celonis answered the push job creation for {target_name!r} without a body, and no new "
+            "NEW job for that table appears in the job list; nothing was pushed."
+        )
     ids = ", ".join(job.id for job in candidates)
-    raise CelonisError(f"Celonis answered the push job creation for {target_name!r} without a body, and "
-                       f"{len(candidates)} new NEW jobs for that table appeared ({ids}): "
-                       "another client is pushing into the same table at the same time; push to one table from "
-                       "one task at a time. Nothing was pushed.")
+    raise CelonisError(
+        f"Celonis answered the push job creation for {target_name!r} without a body, and "
+        f"{len(candidates)} new NEW jobs for that table appeared ({ids}): "
+        "another client is pushing into the same table at the same time; push to one table from "
+        "one task at a time. Nothing was pushed."
+    )
 
 
 def _ingestion_error(exc: BaseException, key: str) -> CelonisApiError:
@@ -658,8 +694,13 @@ def _ingestion_error(exc: BaseException, key: str) -> CelonisApiError:
         hint = ""
         if error.get("Code") in ("SignatureDoesNotMatch", "InvalidAccessKeyId"):
             hint = " (check the ingestion access key and secret of the data connection)"
-        return CelonisApiError(method="PUT", path=path, status_code=status, title=error.get("Code"),
-                               detail=(error.get("Message") or "") + hint)
+        return CelonisApiError(
+            method="PUT",
+            path=path,
+            status_code=status,
+            title=error.get("Code"),
+            detail=(error.get("Message") or "") + hint,
+        )
     return CelonisApiError(method="PUT", path=path, status_code=None, reason=f"{type(exc).__name__}: {exc}")
 
 

@@ -70,8 +70,11 @@ class CelonisAsyncHook:
             self._settings = CelonisConnectionSettings.from_connection(conn, extras)
             self._auth = CelonisAuth(self._settings)
             if self._settings.verify is False:
-                log.warning("TLS certificate verification is OFF for Celonis connection %r: only do this for a "
-                            "local emulator or a proxy you trust.", self.celonis_conn_id)
+                log.warning(
+                    "TLS certificate verification is OFF for Celonis connection %r: only do this for a "
+                    "local emulator or a proxy you trust.",
+                    self.celonis_conn_id,
+                )
         return self._settings
 
     def _client(self, settings: CelonisConnectionSettings) -> httpx.AsyncClient:
@@ -102,8 +105,9 @@ class CelonisAsyncHook:
                     sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                     await asyncio.sleep(attempts.after_transport_error(exc, sent=sent))
                     continue
-                wait = attempts.after_response(response.status_code, response.headers, response.content,
-                                               response.reason_phrase, header)
+                wait = attempts.after_response(
+                    response.status_code, response.headers, response.content, response.reason_phrase, header
+                )
                 if wait is None:
                     return response.content
                 await asyncio.sleep(wait)
@@ -125,22 +129,41 @@ class CelonisAsyncHook:
             return load
         return choose_last_load(load, history)
 
-    async def get_data_job_executions(self, pool_id: str, job_id: str, limit: int = 10,
-                                      page: int = 0) -> list[ExecutionLog]:
+    async def get_data_job_executions(
+        self, pool_id: str, job_id: str, limit: int = 10, page: int = 0
+    ) -> list[ExecutionLog]:
         """A data job's executions, newest first (items carry no message)."""
-        return executions_from_api(parse_json(await self._request(
-            endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": page})))
+        return executions_from_api(
+            parse_json(
+                await self._request(
+                    endpoints.data_job_executions(pool_id, job_id), params={"limit": limit, "page": page}
+                )
+            )
+        )
 
     async def execution_failure_message(self, pool_id: str, job_id: str, execution_id: str) -> str:
         """Why an execution failed: its failed tasks and their ERROR log lines (as ``CelonisHook``)."""
-        items = executions_from_api(parse_json(await self._request(
-            endpoints.execution_items(pool_id), params={"executionId": execution_id, "type": "TASK", "id": job_id})))
+        items = executions_from_api(
+            parse_json(
+                await self._request(
+                    endpoints.execution_items(pool_id),
+                    params={"executionId": execution_id, "type": "TASK", "id": job_id},
+                )
+            )
+        )
         failed = []
         for item in [item for item in items if item.status.is_failure][:3]:
-            raw = parse_json(await self._request(endpoints.execution_log_messages(pool_id),
-                                                 params=log_detail_params(execution_id, item, ("ERROR",))))
-            failed.append((item.name or item.task_id or "?",
-                           [ExecutionLogMessage.from_api(m) for m in (raw or {}).get("logMessages") or []]))
+            raw = parse_json(
+                await self._request(
+                    endpoints.execution_log_messages(pool_id), params=log_detail_params(execution_id, item, ("ERROR",))
+                )
+            )
+            failed.append(
+                (
+                    item.name or item.task_id or "?",
+                    [ExecutionLogMessage.from_api(m) for m in (raw or {}).get("logMessages") or []],
+                )
+            )
         return failure_text(failed)
 
     async def get_load_history(self, pool_id: str, data_model_id: str) -> LoadHistory:

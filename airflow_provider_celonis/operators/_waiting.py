@@ -75,8 +75,9 @@ class CelonisWaitingOperator(BaseOperator):
         self.wait_for_completion = wait_for_completion
         self.poll_interval = poll_interval
         self.timeout = timeout
-        self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
-                                                        unknown_status_timeout)
+        self.unknown_status_timeout = renamed_parameter(
+            "limbo_timeout", limbo_timeout, "unknown_status_timeout", unknown_status_timeout
+        )
         self.cancel_on_kill = cancel_on_kill
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
@@ -102,12 +103,18 @@ class CelonisWaitingOperator(BaseOperator):
         return CelonisHook(self.celonis_conn_id, retry_limit=self.api_retry_limit, retry_delay=self.api_retry_delay)
 
     def _validate(self) -> None:
-        if isinstance(self.api_retry_limit, bool) or not isinstance(self.api_retry_limit, int) \
-                or self.api_retry_limit < 1:
-            raise CelonisParameterError(f"api_retry_limit must be a whole number of attempts, at least 1, not "
-                             f"{self.api_retry_limit!r}.")
+        if (
+            isinstance(self.api_retry_limit, bool)
+            or not isinstance(self.api_retry_limit, int)
+            or self.api_retry_limit < 1
+        ):
+            raise CelonisParameterError(
+                f"api_retry_limit must be a whole number of attempts, at least 1, not {self.api_retry_limit!r}."
+            )
         if not isinstance(self.api_retry_delay, int | float) or self.api_retry_delay < 0:
-            raise CelonisParameterError(f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}.")
+            raise CelonisParameterError(
+                f"api_retry_delay must be a number of seconds, 0 or more, not {self.api_retry_delay!r}."
+            )
         for name in ("poll_interval", "timeout", "unknown_status_timeout"):
             require_positive_seconds(name, getattr(self, name))
         one_of("pool_id", self.pool_id, "pool_name", self.pool_name)
@@ -136,23 +143,42 @@ class CelonisWaitingOperator(BaseOperator):
         if event is None and self.deferrable:
             # timeout=None: the trigger's own deadline fires a "timeout" event, so execute_complete runs
             # and cancels the work; a framework-level defer timeout would skip it.
-            self.defer(trigger=trigger_for(watch, {**self._trigger_settings(clock.end_time), "summary": summary}),
-                       method_name="execute_complete", kwargs={"summary": summary}, timeout=None)
+            self.defer(
+                trigger=trigger_for(watch, {**self._trigger_settings(clock.end_time), "summary": summary}),
+                method_name="execute_complete",
+                kwargs={"summary": summary},
+                timeout=None,
+            )
         while event is None:
-            self.log.info("Celonis status of the %s: %s; next check in %.3g s.", watch.describe(),
-                          reading.celonis_status or "not visible yet", self.poll_interval)
+            self.log.info(
+                "Celonis status of the %s: %s; next check in %.3g s.",
+                watch.describe(),
+                reading.celonis_status or "not visible yet",
+                self.poll_interval,
+            )
             time.sleep(clock.sleep_seconds())
             reading = watch.read(self.hook)
             event = clock.step(reading)
         return self._finish(context, {**event, "watch": watch.to_dict()}, summary)
 
     def _trigger_settings(self, end_time: float) -> dict[str, Any]:
-        return {"celonis_conn_id": self.celonis_conn_id, "end_time": end_time, "poll_interval": self.poll_interval,
-                "unknown_status_timeout": self.unknown_status_timeout, "cancel_on_kill": self.cancel_on_kill,
-                "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
+        return {
+            "celonis_conn_id": self.celonis_conn_id,
+            "end_time": end_time,
+            "poll_interval": self.poll_interval,
+            "unknown_status_timeout": self.unknown_status_timeout,
+            "cancel_on_kill": self.cancel_on_kill,
+            "retry_limit": self.api_retry_limit,
+            "retry_delay": self.api_retry_delay,
+        }
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Resume after the trigger's terminal event (``state``: tasks deferred by the previous release)."""
         event = validated_event(event)
         return self._finish(context, event, summary or state or event.get("summary") or {})
@@ -174,9 +200,15 @@ class CelonisWaitingOperator(BaseOperator):
                 done = "Celonis did not show it running, so nothing was cancelled"
             raise CelonisError(f"Timed out after {self.timeout:.0f} s waiting for the {what}; {done}.{link}")
         outcome = OUTCOME_OF_EVENT[event["status"]]
-        result = {"status": event.get("celonis_status"), **summary, **{
-            k: v for k, v in event.items()
-            if k not in ("status", "message", "celonis_status", "running", "watch", "summary")}}
+        result = {
+            "status": event.get("celonis_status"),
+            **summary,
+            **{
+                k: v
+                for k, v in event.items()
+                if k not in ("status", "message", "celonis_status", "running", "watch", "summary")
+            },
+        }
         result["duration_seconds"] = round(time.time() - summary.get("started_at_epoch", time.time()), 3)
         reason = event.get("message") or "Celonis gave no reason"
         if outcome is WaitOutcome.SUCCESS:
@@ -184,8 +216,7 @@ class CelonisWaitingOperator(BaseOperator):
             return result
         if outcome is WaitOutcome.WARNING:
             if self.fail_on_warning:
-                raise CelonisRemoteFailure(
-                    f"The {what} finished with WARNING (fail_on_warning=True): {reason}.{link}")
+                raise CelonisRemoteFailure(f"The {what} finished with WARNING (fail_on_warning=True): {reason}.{link}")
             self.log.warning("The %s finished with WARNING: %s", what, reason)
             return result
         status = event.get("celonis_status") or "no status"
@@ -231,5 +262,11 @@ class CelonisStartOperator(CelonisWaitingOperator):
 
     def start_once(self, start: Callable[[], None], appeared: Callable[[], bool]) -> bool:
         """Start work that must not run twice (``waiting.start_once``); True if an unclear start had started it."""
-        return start_once(start, appeared, attempts=self.api_retry_limit, log=self.log,
-                          settle_seconds=self.start_check_seconds, poll_seconds=min(1.0, self.poll_interval))
+        return start_once(
+            start,
+            appeared,
+            attempts=self.api_retry_limit,
+            log=self.log,
+            settle_seconds=self.start_check_seconds,
+            poll_seconds=min(1.0, self.poll_interval),
+        )

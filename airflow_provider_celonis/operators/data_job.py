@@ -46,13 +46,30 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
     ``CelonisReloadDataModelOperator``.
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_job_id", "data_job_name",
-                                      "mode", "extractions", "transformations", "data_models")
+    template_fields: Sequence[str] = (
+        "celonis_conn_id",
+        "pool_id",
+        "pool_name",
+        "data_job_id",
+        "data_job_name",
+        "mode",
+        "extractions",
+        "transformations",
+        "data_models",
+    )
     operator_extra_links = (CelonisDataJobLink(), CelonisDataPoolLink())
 
-    def __init__(self, *, data_job_id: str | None = None, data_job_name: str | None = None, mode: str = "DELTA",
-                 extractions: Sequence[Any] | None = None, transformations: Sequence[str] | None = None,
-                 data_models: Sequence[Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        data_job_id: str | None = None,
+        data_job_name: str | None = None,
+        mode: str = "DELTA",
+        extractions: Sequence[Any] | None = None,
+        transformations: Sequence[str] | None = None,
+        data_models: Sequence[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.data_job_id = data_job_id
         self.data_job_name = data_job_name
@@ -75,8 +92,10 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
             if isinstance(value, str):
                 raise CelonisParameterError(f"{name} must be a list, not the string {value!r}: write [{value!r}].")
         if self.runs_part and self.extractions == [] and self.transformations == [] and self.data_models == []:
-            raise CelonisParameterError("extractions, transformations and data_models are all empty: this runs nothing. "
-                             "Leave one out (None) to run all of that kind.")
+            raise CelonisParameterError(
+                "extractions, transformations and data_models are all empty: this runs nothing. "
+                "Leave one out (None) to run all of that kind."
+            )
 
     def resolve_names(self) -> None:
         """Pool and data job names become ids."""
@@ -93,15 +112,29 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
         self.log.info("Celonis data job: %s", hook.data_job_url(self.pool_id, self.data_job_id))
         selection = None
         if self.runs_part:
-            selection = resolve_job_selection(hook, self.pool_id, self.data_job_id, mode=mode,
-                                              extractions=self.extractions, transformations=self.transformations,
-                                              data_models=self.data_models)
-        summary = {"pool_id": self.pool_id, "data_job_id": self.data_job_id, "mode": mode.value,
-                   "selection": selection.to_body() if selection else None}
+            selection = resolve_job_selection(
+                hook,
+                self.pool_id,
+                self.data_job_id,
+                mode=mode,
+                extractions=self.extractions,
+                transformations=self.transformations,
+                data_models=self.data_models,
+            )
+        summary = {
+            "pool_id": self.pool_id,
+            "data_job_id": self.data_job_id,
+            "mode": mode.value,
+            "selection": selection.to_body() if selection else None,
+        }
         newest = hook.get_data_job_executions(self.pool_id, self.data_job_id, limit=1)
         before = newest[0] if newest else None
-        watch = DataJobExecutionWatch(pool_id=self.pool_id, data_job_id=self.data_job_id, started_by_task=True,
-                                      label=before.name if before else None)
+        watch = DataJobExecutionWatch(
+            pool_id=self.pool_id,
+            data_job_id=self.data_job_id,
+            started_by_task=True,
+            label=before.name if before else None,
+        )
         if before is not None and not before.status.is_terminal and self.reattach:
             self.log.info("Execution %s is already running: waiting for it instead of starting another.", before.id)
             watch.execution_id = before.id
@@ -111,8 +144,12 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
             watch.previous_started_at = before.started_at.timestamp() if before.started_at else None
 
         def execute() -> None:
-            self.log.info("Executing data job %s in %s mode%s.", self.data_job_id, mode.value,
-                          " (chosen parts only)" if selection else "")
+            self.log.info(
+                "Executing data job %s in %s mode%s.",
+                self.data_job_id,
+                mode.value,
+                " (chosen parts only)" if selection else "",
+            )
             if selection:
                 hook.execute_data_job_subset(self.pool_id, self.data_job_id, selection)
             else:
@@ -120,8 +157,10 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
 
         def appeared() -> bool:
             probe = DataJobExecutionWatch.from_dict(watch.to_dict())
-            return probe.judge(hook.get_data_job_executions(self.pool_id, self.data_job_id)).outcome \
+            return (
+                probe.judge(hook.get_data_job_executions(self.pool_id, self.data_job_id)).outcome
                 is not WaitOutcome.LIMBO
+            )
 
         try:
             self.start_once(execute, appeared)

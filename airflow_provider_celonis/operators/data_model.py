@@ -52,13 +52,26 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         load id and status (default True; see docs/scheduling-on-celonis-data.md).
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "data_model_id", "data_model_name",
-                                      "tables")
+    template_fields: Sequence[str] = (
+        "celonis_conn_id",
+        "pool_id",
+        "pool_name",
+        "data_model_id",
+        "data_model_name",
+        "tables",
+    )
     operator_extra_links = (CelonisDataModelLink(), CelonisDataPoolLink())
 
-    def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
-                 tables: Sequence[str] | None = None, from_cache: bool = False, emit_asset: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        data_model_id: str | None = None,
+        data_model_name: str | None = None,
+        tables: Sequence[str] | None = None,
+        from_cache: bool = False,
+        emit_asset: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         assets.add_outlet(self, emit_asset)
         self.data_model_id = data_model_id
@@ -75,7 +88,9 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
             if isinstance(self.tables, str) or not all(isinstance(t, str) and t.strip() for t in self.tables):
                 raise CelonisParameterError(f"tables must be a list of table ids or names, not {self.tables!r}.")
             if not self.tables:
-                raise CelonisParameterError("tables is an empty list: pass None for a complete load, or name the tables.")
+                raise CelonisParameterError(
+                    "tables is an empty list: pass None for a complete load, or name the tables."
+                )
 
     def resolve_names(self) -> None:
         """Pool and data model names become ids."""
@@ -90,12 +105,19 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         ti.xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
         ti.xcom_push(key=XCOM_DATA_MODEL_URL, value=hook.data_model_url(self.pool_id, self.data_model_id))
         self.log.info("Celonis data model: %s", hook.data_model_url(self.pool_id, self.data_model_id))
-        summary = {"pool_id": self.pool_id, "data_model_id": self.data_model_id, "table_ids": table_ids,
-                   "from_cache": self.from_cache}
+        summary = {
+            "pool_id": self.pool_id,
+            "data_model_id": self.data_model_id,
+            "table_ids": table_ids,
+            "from_cache": self.from_cache,
+        }
         before = hook.get_last_load(self.pool_id, self.data_model_id)
         if before is not None and not before.status.is_terminal and self.reattach:
-            self.log.info("A load (%s, %s) is already running: waiting for it instead of starting another.",
-                          before.load_id, before.status.value)
+            self.log.info(
+                "A load (%s, %s) is already running: waiting for it instead of starting another.",
+                before.load_id,
+                before.status.value,
+            )
             return self._watch_for(running=before), {**summary, "reattached": True}
         watch = self._watch_for(previous=before)
         full_reload = False if self.from_cache else None
@@ -117,8 +139,9 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         how = " from cache" if full_reload is False else ""
         if table_ids:
             self.log.info("Starting a partial load%s of %d table(s): %s", how, len(table_ids), table_ids)
-            self.hook.trigger_partial_data_model_load(self.pool_id, self.data_model_id, table_ids,
-                                                      full_reload=full_reload)
+            self.hook.trigger_partial_data_model_load(
+                self.pool_id, self.data_model_id, table_ids, full_reload=full_reload
+            )
         else:
             self.log.info("Starting a complete load%s of data model %s.", how, self.data_model_id)
             self.hook.trigger_data_model_load(self.pool_id, self.data_model_id, full_reload=full_reload)
@@ -128,11 +151,13 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         load = self.hook.get_last_load(self.pool_id, self.data_model_id)
         return load is not None and watch.judge(load).outcome is not WaitOutcome.LIMBO
 
-    def _watch_for(self, *, previous: DataModelLoad | None = None,
-                   running: DataModelLoad | None = None) -> DataModelLoadWatch:
+    def _watch_for(
+        self, *, previous: DataModelLoad | None = None, running: DataModelLoad | None = None
+    ) -> DataModelLoadWatch:
         """The load to wait for: the first after ``previous`` (the load seen before the start), or ``running``."""
-        watch = DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id, started_by_task=True,
-                                   label=self.data_model_name)
+        watch = DataModelLoadWatch(
+            pool_id=self.pool_id, data_model_id=self.data_model_id, started_by_task=True, label=self.data_model_name
+        )
         if running is not None:
             watch.load_id = running.load_id
             if running.load_id is None and running.started_at is not None:

@@ -84,8 +84,15 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     with the push job id, status, chunks, rows, bytes and duration.
     """
 
-    template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "table_name",
-                                      *SOURCE_TEMPLATE_FIELDS, "keys", "connection_id")
+    template_fields: Sequence[str] = (
+        "celonis_conn_id",
+        "pool_id",
+        "pool_name",
+        "table_name",
+        *SOURCE_TEMPLATE_FIELDS,
+        "keys",
+        "connection_id",
+    )
     template_fields_renderers = {"sql": "sql"}
     operator_extra_links = (CelonisDataPoolLink(),)
 
@@ -134,22 +141,27 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         push_type = PushType.parse(self.push_type)
         PushFileType.parse(self.file_type)
         if isinstance(self.keys, str):
-            raise ValueError(f"keys must be a list of column names, not the string {self.keys!r}: "
-                             f"write [{self.keys!r}].")
+            raise ValueError(
+                f"keys must be a list of column names, not the string {self.keys!r}: write [{self.keys!r}]."
+            )
         if self.upsert_strategy is not None:
             if self.upsert_strategy not in UPSERT_STRATEGIES:
-                raise ValueError(f"upsert_strategy must be one of {', '.join(UPSERT_STRATEGIES)}, "
-                                 f"not {self.upsert_strategy!r}.")
+                raise ValueError(
+                    f"upsert_strategy must be one of {', '.join(UPSERT_STRATEGIES)}, not {self.upsert_strategy!r}."
+                )
             if push_type is not PushType.DELTA:
                 raise ValueError("upsert_strategy applies to DELTA pushes only; remove it or set push_type='DELTA'.")
         if self.keys and push_type is not PushType.DELTA:
-            raise ValueError("keys apply to DELTA pushes (upsert); a REPLACE push replaces the whole table. "
-                             "Remove keys or set push_type='DELTA'.")
+            raise ValueError(
+                "keys apply to DELTA pushes (upsert); a REPLACE push replaces the whole table. "
+                "Remove keys or set push_type='DELTA'."
+            )
         validate_chunk_size(self.chunk_size_bytes)
         parse_timestamps(self.parquet_timestamps)
         if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
-            raise ValueError(f"max_concurrent_uploads must be an integer from 1 to 16, not "
-                             f"{self.max_concurrent_uploads!r}.")
+            raise ValueError(
+                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
+            )
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- the push -------------------------------------------------------------------------------
@@ -159,17 +171,28 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         keys = list(self.keys or [])
         missing = [k for k in keys if k not in tracker.schema.names]
         if missing:
-            raise CelonisError(f"Key column(s) {', '.join(missing)} are not in the data; its columns are: "
-                               f"{', '.join(tracker.schema.names)}.")
+            raise CelonisError(
+                f"Key column(s) {', '.join(missing)} are not in the data; its columns are: "
+                f"{', '.join(tracker.schema.names)}."
+            )
         return tracker.table_schema(self.table_name, keys, self.table_schema, open_ended=not final)
 
     def _stream(self, spool_dir: str) -> ChunkStream:
         """The source read into chunk files in a thread of its own (``push.pipeline``)."""
         file_type = PushFileType.parse(self.file_type)
-        spool = ChunkSpool(spool_dir, self.chunk_size_bytes, file_type.value,
-                           encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps))
-        return ChunkStream(self._source_parts(self.log, self.chunk_size_bytes), spool, self.max_spooled_chunks,
-                           hold=True, describe=self._describe).start()
+        spool = ChunkSpool(
+            spool_dir,
+            self.chunk_size_bytes,
+            file_type.value,
+            encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps),
+        )
+        return ChunkStream(
+            self._source_parts(self.log, self.chunk_size_bytes),
+            spool,
+            self.max_spooled_chunks,
+            hold=True,
+            describe=self._describe,
+        ).start()
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
         """Read the source into chunks, create the push job, upload chunks as they come, execute."""
@@ -189,27 +212,50 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                     assert isinstance(committed, Committed)
                     table_schema = committed.info
                     if committed.final:
-                        self.log.info("Read the whole source (%d rows, %d chunk(s)) before creating the push job: "
-                                      "its schema is final.", committed.rows, stream.spool.count)
+                        self.log.info(
+                            "Read the whole source (%d rows, %d chunk(s)) before creating the push job: "
+                            "its schema is final.",
+                            committed.rows,
+                            stream.spool.count,
+                        )
                         if committed.rows == 0 and push_type is PushType.DELTA:
-                            self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job "
-                                          "created.")
-                            return None, {"pool_id": self.pool_id, "push_job_id": None, "table_name": self.table_name,
-                                          "rows": 0, "chunks": 0, "bytes": 0, "skipped": True}
+                            self.log.info(
+                                "The source has no rows: a DELTA push of nothing changes nothing; no job created."
+                            )
+                            return None, {
+                                "pool_id": self.pool_id,
+                                "push_job_id": None,
+                                "table_name": self.table_name,
+                                "rows": 0,
+                                "chunks": 0,
+                                "bytes": 0,
+                                "skipped": True,
+                            }
                     else:
-                        self.log.info("The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
-                                      "is fixed from its first %d rows, string columns declared at the largest length "
-                                      "Celonis takes.", self.max_spooled_chunks, committed.rows)
+                        self.log.info(
+                            "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
+                            "is fixed from its first %d rows, string columns declared at the largest length "
+                            "Celonis takes.",
+                            self.max_spooled_chunks,
+                            committed.rows,
+                        )
                     job = hook.create_push_job(
-                        self.pool_id, self.table_name, push_type=push_type, file_type=file_type,
-                        connection_id=self.connection_id, keys=keys or None, table_schema=table_schema,
+                        self.pool_id,
+                        self.table_name,
+                        push_type=push_type,
+                        file_type=file_type,
+                        connection_id=self.connection_id,
+                        keys=keys or None,
+                        table_schema=table_schema,
                         csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
-                        upsert_strategy=self.upsert_strategy)
+                        upsert_strategy=self.upsert_strategy,
+                    )
                     self._push_job_id = job.id
                     self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
                     uploaded_at = time.monotonic()
-                    uploader = ChunkUploader(hook, self.pool_id, job.id, self.max_concurrent_uploads, self.log,
-                                             file_type.value)
+                    uploader = ChunkUploader(
+                        hook, self.pool_id, job.id, self.max_concurrent_uploads, self.log, file_type.value
+                    )
                     uploader.upload_stream(_chunks(items), on_stored=stream.done)
                     upload_seconds = time.monotonic() - uploaded_at
                     _check_declared(stream.spool.tracker, table_schema)
@@ -217,8 +263,10 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
                     if job_attempt == MAX_JOB_ATTEMPTS or not self._source_rereadable():
-                        raise CelonisError(f"Could not tell which chunks Celonis stored ({exc}); nothing was "
-                                           "pushed (the job was deleted). An Airflow retry starts over.") from None
+                        raise CelonisError(
+                            f"Could not tell which chunks Celonis stored ({exc}); nothing was "
+                            "pushed (the job was deleted). An Airflow retry starts over."
+                        ) from None
                     continue
                 except BaseException:
                     self._discard_job("the push failed before the job ran")
@@ -234,14 +282,30 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             raise
         spool = stream.spool
         unchanged = uploader.unchanged
-        self.log.info("Pushed %d rows in %d chunk(s), %.1f MB (%d sent unchanged), in %.1f s, uploads %.1f MB/s; "
-                      "executed push job %s.", spool.rows, spool.count, spool.size / 1e6, unchanged,
-                      time.monotonic() - began, spool.size / 1e6 / max(upload_seconds, 1e-9), job.id)
+        self.log.info(
+            "Pushed %d rows in %d chunk(s), %.1f MB (%d sent unchanged), in %.1f s, uploads %.1f MB/s; "
+            "executed push job %s.",
+            spool.rows,
+            spool.count,
+            spool.size / 1e6,
+            unchanged,
+            time.monotonic() - began,
+            spool.size / 1e6 / max(upload_seconds, 1e-9),
+            job.id,
+        )
         watch = PushJobWatch(pool_id=self.pool_id, push_job_id=job.id, table_name=self.table_name)
-        return watch, {"pool_id": self.pool_id, "push_job_id": job.id, "table_name": self.table_name,
-                       "push_type": push_type.value, "file_type": file_type.value, "rows": spool.rows,
-                       "chunks": spool.count, "chunks_sent_unchanged": unchanged, "bytes": spool.size,
-                       "upload_seconds": round(upload_seconds, 3)}
+        return watch, {
+            "pool_id": self.pool_id,
+            "push_job_id": job.id,
+            "table_name": self.table_name,
+            "push_type": push_type.value,
+            "file_type": file_type.value,
+            "rows": spool.rows,
+            "chunks": spool.count,
+            "chunks_sent_unchanged": unchanged,
+            "bytes": spool.size,
+            "upload_seconds": round(upload_seconds, 3),
+        }
 
     def _execute(self, job_id: str, deadline: float) -> None:
         """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
@@ -250,8 +314,13 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
 
     # --- waiting and cleanup ----------------------------------------------------------------------
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None,
-                         summary: dict[str, Any] | None = None, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(
+        self,
+        context: Context,
+        event: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """End the wait (after a deferral this runs on a fresh operator: the job id comes from the summary)."""
         summary = summary or state or (event or {}).get("summary") or {}
         if summary.get("push_job_id"):
@@ -310,4 +379,5 @@ def _check_declared(tracker: SchemaTracker, table_schema: dict[str, Any]) -> Non
             raise CelonisError(
                 f"Column {column['columnName']!r} holds a value of {needed} bytes, longer than the "
                 f"{column.get('fieldLength')} declared when the push job was created, which Celonis would cut; "
-                "the job was not executed. Raise its fieldLength in table_schema (at most 65000).")
+                "the job was not executed. Raise its fieldLength in table_schema (at most 65000)."
+            )

@@ -37,8 +37,15 @@ DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
 # with sub-millisecond digits cannot go into a CSV chunk without loss (see ``csv_text_batch``).
 CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # on timestamp[ms], Arrow's %S writes seconds and ".mmm"
 CSV_DATE_PATTERN = "yyyy-MM-dd'T'HH:mm:ss.SSS"
-CSV_PARSING_OPTIONS = {"separatorSequence": ",", "quoteSequence": '"', "escapeSequence": '"', "lineEnding": "\n",
-                       "charSet": "UTF-8", "decimalSeparator": ".", "dateFormat": CSV_DATE_PATTERN}
+CSV_PARSING_OPTIONS = {
+    "separatorSequence": ",",
+    "quoteSequence": '"',
+    "escapeSequence": '"',
+    "lineEnding": "\n",
+    "charSet": "UTF-8",
+    "decimalSeparator": ".",
+    "dateFormat": CSV_DATE_PATTERN,
+}
 
 
 @dataclass
@@ -75,19 +82,25 @@ class PreparedPush:
 
 def validate_chunk_size(chunk_size_bytes: Any) -> int:
     """The chunk size as an int within the API's limit, or an error naming the allowed range."""
-    if isinstance(chunk_size_bytes, bool) or not isinstance(chunk_size_bytes, int) \
-            or not MIN_CHUNK_BYTES <= chunk_size_bytes <= MAX_CHUNK_BYTES:
-        raise CelonisError(f"chunk_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES} (the "
-                           f"Data Push limit of 1 GB per chunk), not {chunk_size_bytes!r}; the default is "
-                           f"{DEFAULT_CHUNK_BYTES}.")
+    if (
+        isinstance(chunk_size_bytes, bool)
+        or not isinstance(chunk_size_bytes, int)
+        or not MIN_CHUNK_BYTES <= chunk_size_bytes <= MAX_CHUNK_BYTES
+    ):
+        raise CelonisError(
+            f"chunk_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES} (the "
+            f"Data Push limit of 1 GB per chunk), not {chunk_size_bytes!r}; the default is "
+            f"{DEFAULT_CHUNK_BYTES}."
+        )
     return chunk_size_bytes
 
 
 class _OpenChunk:
     """The chunk file being written, with the writer for its format."""
 
-    def __init__(self, path: str, schema: pa.Schema, file_type: str,
-                 encoding: ParquetEncoding = DATA_PUSH_PARQUET) -> None:
+    def __init__(
+        self, path: str, schema: pa.Schema, file_type: str, encoding: ParquetEncoding = DATA_PUSH_PARQUET
+    ) -> None:
         self.path = path
         self.schema = schema
         self.rows = 0
@@ -97,8 +110,9 @@ class _OpenChunk:
             self._writer: Any = pq.ParquetWriter(self._sink, schema, **encoding.writer_options())
         else:
             text_schema = pa.schema([pa.field(name, pa.string()) for name in schema.names])
-            self._writer = pacsv.CSVWriter(self._sink, text_schema,
-                                           write_options=pacsv.WriteOptions(quoting_style="needed"))
+            self._writer = pacsv.CSVWriter(
+                self._sink, text_schema, write_options=pacsv.WriteOptions(quoting_style="needed")
+            )
         self.file_type = file_type
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
@@ -141,8 +155,9 @@ def csv_text_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
                 raise CelonisError(
                     f"Column {field.name!r} holds timestamps with sub-millisecond digits, which a CSV chunk cannot "
                     f"carry (Celonis reads its dateFormat {CSV_DATE_PATTERN!r} as a Java pattern: milliseconds "
-                    "at most). Use file_type=\"PARQUET\" (microseconds kept), or round the column to "
-                    "milliseconds first.") from None
+                    'at most). Use file_type="PARQUET" (microseconds kept), or round the column to '
+                    "milliseconds first."
+                ) from None
             column = pc.strftime(column, format=CSV_DATETIME_FORMAT)
         elif pa.types.is_boolean(field.type):
             column = pc.if_else(column, "true", "false")
@@ -162,10 +177,19 @@ class ChunkSpool:
     before the source ended), every batch is cast to it.
     """
 
-    def __init__(self, directory: str, chunk_size_bytes: int = DEFAULT_CHUNK_BYTES, file_type: str = "PARQUET",
-                 allow_passthrough: bool = True, encoding: ParquetEncoding = DATA_PUSH_PARQUET, *,
-                 nested: bool = False, measure: bool = True, emit: Callable[[Chunk], None] | None = None,
-                 reserve: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
+        file_type: str = "PARQUET",
+        allow_passthrough: bool = True,
+        encoding: ParquetEncoding = DATA_PUSH_PARQUET,
+        *,
+        nested: bool = False,
+        measure: bool = True,
+        emit: Callable[[Chunk], None] | None = None,
+        reserve: Callable[[], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.encoding = encoding
         self.chunk_size = validate_chunk_size(chunk_size_bytes)
@@ -223,8 +247,9 @@ class ChunkSpool:
         """
         try:
             # pre_buffer=False: read pages as needed rather than whole column chunks (less memory, same speed)
-            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER_BYTES,
-                                     coerce_int96_timestamp_unit="us")
+            parquet = pq.ParquetFile(
+                path, pre_buffer=False, buffer_size=PARQUET_READ_BUFFER_BYTES, coerce_int96_timestamp_unit="us"
+            )
         except (pa.ArrowInvalid, OSError) as exc:
             raise CelonisError(f"Cannot read parquet file {path!r}: {exc}") from None
         with parquet:
@@ -255,8 +280,18 @@ class ChunkSpool:
             self.flush()
             self._close_open()
             self.tracker.add(schema, lengths)
-            self._emit(Chunk(path, parquet.metadata.num_rows, os.path.getsize(path), schema, passthrough=True,
-                             spooled=False, slot=False, source=self.source))
+            self._emit(
+                Chunk(
+                    path,
+                    parquet.metadata.num_rows,
+                    os.path.getsize(path),
+                    schema,
+                    passthrough=True,
+                    spooled=False,
+                    slot=False,
+                    source=self.source,
+                )
+            )
             return True
         try:
             metadata, groups = parquet_split.read_footer(path)
@@ -281,8 +316,9 @@ class ChunkSpool:
     def _add_decompressed(self, path: str, schema: pa.Schema) -> bool:
         """The file's pages decompressed into parts (``parquet_decompress``); False when it cannot be done."""
         self._splits += 1
-        parts = parquet_decompress.decompress(path, self.chunk_size, self.directory, f"plain-{self._splits:04d}",
-                                              before_part=self._before_part)
+        parts = parquet_decompress.decompress(
+            path, self.chunk_size, self.directory, f"plain-{self._splits:04d}", before_part=self._before_part
+        )
         self._pending_part = False
         try:
             first = next(parts, None)
@@ -367,8 +403,12 @@ class ChunkSpool:
         """A chunk without rows that still carries the columns."""
         self.reserve()
         self._files += 1
-        chunk = _OpenChunk(os.path.join(self.directory, f"chunk-{self._files:05d}.{self.file_type.lower()}"), schema,
-                           self.file_type, self.encoding)
+        chunk = _OpenChunk(
+            os.path.join(self.directory, f"chunk-{self._files:05d}.{self.file_type.lower()}"),
+            schema,
+            self.file_type,
+            self.encoding,
+        )
         return self._checked(chunk.close())
 
     def _types_unchanged(self, schema: pa.Schema) -> bool:
@@ -391,8 +431,9 @@ class ChunkSpool:
 
     def _write(self, table: pa.Table) -> None:
         estimate = table.nbytes * self._ratio * 1.25 + 4096
-        schema_changed = self.file_type == "PARQUET" and self._open is not None \
-            and not self._open.schema.equals(table.schema)
+        schema_changed = (
+            self.file_type == "PARQUET" and self._open is not None and not self._open.schema.equals(table.schema)
+        )
         full = self._open is not None and self._open.size + estimate + self._footer_margin() > self.chunk_size
         if schema_changed or full:
             self._close_open()
@@ -425,8 +466,10 @@ class ChunkSpool:
 
     def _checked(self, chunk: Chunk) -> Chunk:
         if chunk.size > self.chunk_size:  # the estimate was wrong: never send an oversized chunk
-            raise CelonisError(f"Internal error: chunk {chunk.path} came out at {chunk.size} bytes, above "
-                               f"chunk_size_bytes={self.chunk_size}; set a smaller chunk_size_bytes.")
+            raise CelonisError(
+                f"Internal error: chunk {chunk.path} came out at {chunk.size} bytes, above "
+                f"chunk_size_bytes={self.chunk_size}; set a smaller chunk_size_bytes."
+            )
         return chunk
 
     def _emit(self, chunk: Chunk) -> None:
@@ -454,9 +497,11 @@ class ChunkSpool:
             os.remove(chunk.path)
         rewritten.source, rewritten.slot = chunk.source, chunk.slot
         if rewritten.size > self.chunk_size:
-            raise CelonisError(f"A chunk recast to the final column types came out at {rewritten.size} bytes, above "
-                               f"chunk_size_bytes={self.chunk_size}: set a smaller chunk_size_bytes, or give every "
-                               "file the same column types.")
+            raise CelonisError(
+                f"A chunk recast to the final column types came out at {rewritten.size} bytes, above "
+                f"chunk_size_bytes={self.chunk_size}: set a smaller chunk_size_bytes, or give every "
+                "file the same column types."
+            )
         return rewritten
 
 
@@ -465,9 +510,11 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
     if batch.schema.equals(target):
         return batch
     if batch.schema.names != target.names:
-        raise CelonisError(f"The source's columns changed between batches: {target.names} then "
-                           f"{batch.schema.names}. Every file and batch of one push must have the same columns "
-                           "in the same order.")
+        raise CelonisError(
+            f"The source's columns changed between batches: {target.names} then "
+            f"{batch.schema.names}. Every file and batch of one push must have the same columns "
+            "in the same order."
+        )
     arrays = []
     for field, column in zip(target, batch.columns, strict=True):
         if column.type == field.type:
@@ -485,7 +532,8 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
                 f"Column {field.name!r} changed type from {field.type} to {column.type} part-way through the "
                 f"source, and its values do not fit the first type ({exc}). Give every file the same types, or "
                 "cast it in the query (or raise max_spooled_chunks, so more of the source is read before the "
-                "push job's schema is fixed).") from None
+                "push job's schema is fixed)."
+            ) from None
     if isinstance(batch, pa.Table):
         return pa.Table.from_arrays(arrays, schema=target)
     return pa.RecordBatch.from_arrays(arrays, schema=target)

@@ -38,6 +38,7 @@ class SplitError(Exception):
 
 # --- Thrift compact protocol ------------------------------------------------------------------------
 
+
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
@@ -62,7 +63,7 @@ class _Reader:
         return (value >> 1) ^ -(value & 1)
 
     def take(self, size: int) -> bytes:
-        value = self.data[self.pos:self.pos + size]
+        value = self.data[self.pos : self.pos + size]
         if len(value) != size:
             raise SplitError("the parquet footer ends early")
         self.pos += size
@@ -196,6 +197,7 @@ def _drop(fields: list[list[Any]], fids: tuple[int, ...]) -> list[list[Any]]:
 
 
 # --- the file ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class _ColumnRange:

@@ -43,7 +43,8 @@ def _normalize_array(name: str, array: pa.Array | pa.ChunkedArray, nested: bool 
         if biggest is not None and biggest > _INT64_MAX:
             raise UnsupportedTypeError(
                 f"Column {name!r} is uint64 with values above 2**63-1, which Celonis integers cannot hold: "
-                "cast it to a decimal or a string first.")
+                "cast it to a decimal or a string first."
+            )
         return array.cast(pa.int64())
     if pa.types.is_float16(kind):
         return array.cast(pa.float32())
@@ -55,28 +56,41 @@ def _normalize_array(name: str, array: pa.Array | pa.ChunkedArray, nested: bool 
         except pa.ArrowInvalid:
             raise UnsupportedTypeError(
                 f"Column {name!r} holds timestamps with nanoseconds, which would be lost: round them to "
-                "microseconds first (e.g. pandas .dt.floor('us')).") from None
+                "microseconds first (e.g. pandas .dt.floor('us'))."
+            ) from None
     if pa.types.is_time64(kind) and kind.unit == "ns":
         try:
             return array.cast(pa.time64("us"))
         except pa.ArrowInvalid:
-            raise UnsupportedTypeError(f"Column {name!r} holds times with nanoseconds, which would be lost: "
-                                       "round them to microseconds first.") from None
+            raise UnsupportedTypeError(
+                f"Column {name!r} holds times with nanoseconds, which would be lost: round them to microseconds first."
+            ) from None
     if pa.types.is_duration(kind) or pa.types.is_interval(kind):
-        raise UnsupportedTypeError(f"Column {name!r} has type {kind}: Celonis has no duration type; push it "
-                                   "as a number of seconds (an integer or float column) instead.")
-    if pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind) \
-            or pa.types.is_binary_view(kind):
-        raise UnsupportedTypeError(f"Column {name!r} has the binary type {kind}: Celonis has no binary type; "
-                                   "encode it as a string (hex or base64) first.")
+        raise UnsupportedTypeError(
+            f"Column {name!r} has type {kind}: Celonis has no duration type; push it "
+            "as a number of seconds (an integer or float column) instead."
+        )
+    if (
+        pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_fixed_size_binary(kind)
+        or pa.types.is_binary_view(kind)
+    ):
+        raise UnsupportedTypeError(
+            f"Column {name!r} has the binary type {kind}: Celonis has no binary type; "
+            "encode it as a string (hex or base64) first."
+        )
     if pa.types.is_nested(kind) or pa.types.is_union(kind):
         raise UnsupportedTypeError(
             f"Column {name!r} has the nested type {kind}: the Data Push API takes flat tables only. Send it with "
             "CelonisIngestDataOperator (Standard Data Ingestion takes nested data), or flatten it into columns or "
-            "serialize it to a JSON string first. Nothing was sent.")
+            "serialize it to a JSON string first. Nothing was sent."
+        )
     if pa.types.is_decimal(kind) and kind.precision > 38:
-        raise UnsupportedTypeError(f"Column {name!r} is {kind}: more than 38 digits do not fit a Celonis "
-                                   "number; cast it to a string to keep every digit.")
+        raise UnsupportedTypeError(
+            f"Column {name!r} is {kind}: more than 38 digits do not fit a Celonis "
+            "number; cast it to a string to keep every digit."
+        )
     return array
 
 
@@ -110,8 +124,14 @@ def max_string_bytes(batch: pa.RecordBatch | pa.Table) -> dict[str, int]:
 
 
 # Arrow types that map to a Celonis column type with no length or scale.
-_PLAIN_TYPES = ((pa.types.is_boolean, "BOOLEAN"), (pa.types.is_integer, "INTEGER"), (pa.types.is_floating, "FLOAT"),
-                (pa.types.is_date, "DATE"), (pa.types.is_time, "TIME"), (pa.types.is_timestamp, "DATETIME"))
+_PLAIN_TYPES = (
+    (pa.types.is_boolean, "BOOLEAN"),
+    (pa.types.is_integer, "INTEGER"),
+    (pa.types.is_floating, "FLOAT"),
+    (pa.types.is_date, "DATE"),
+    (pa.types.is_time, "TIME"),
+    (pa.types.is_timestamp, "DATETIME"),
+)
 
 
 def celonis_column(field: pa.Field, string_bytes: int | None = None) -> dict[str, Any]:
@@ -130,7 +150,8 @@ def celonis_column(field: pa.Field, string_bytes: int | None = None) -> dict[str
         if length > MAX_VARCHAR_BYTES:
             raise UnsupportedTypeError(
                 f"Column {field.name!r} holds a value of {length} bytes; Celonis strings hold at most "
-                f"{MAX_VARCHAR_BYTES}, so it would be cut. Shorten or split the column first.")
+                f"{MAX_VARCHAR_BYTES}, so it would be cut. Shorten or split the column first."
+            )
         column.update(columnType="STRING", fieldLength=length)
     else:  # normalize_batch lets nothing else through
         raise UnsupportedTypeError(f"Column {field.name!r} has type {kind}, which Celonis cannot take.")
@@ -153,9 +174,13 @@ class SchemaTracker:
         for name, length in string_bytes.items():
             self.string_bytes[name] = max(length, self.string_bytes.get(name, 0))
 
-    def table_schema(self, table_name: str, keys: list[str] | None = None,
-                     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-                     open_ended: bool = False) -> dict[str, Any]:
+    def table_schema(
+        self,
+        table_name: str,
+        keys: list[str] | None = None,
+        overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        open_ended: bool = False,
+    ) -> dict[str, Any]:
         """The push job's ``tableSchema``: derived columns, with the user's per-column overrides applied.
 
         ``open_ended``: more data may follow (the schema is fixed before the source ended), so string
@@ -166,21 +191,26 @@ class SchemaTracker:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(self.schema.names))
         if unknown:
-            raise CelonisError(f"table_schema names column(s) the data does not have: {', '.join(unknown)}; "
-                               f"the columns are: {', '.join(self.schema.names)}.")
+            raise CelonisError(
+                f"table_schema names column(s) the data does not have: {', '.join(unknown)}; "
+                f"the columns are: {', '.join(self.schema.names)}."
+            )
         columns = []
         for field in self.schema:
             column = celonis_column(field, MAX_VARCHAR_BYTES if open_ended else self.string_bytes.get(field.name))
             column.update(overrides.get(field.name, {}))
             column_type = str(column.get("columnType")).upper()
             if column_type not in CELONIS_COLUMN_TYPES:
-                raise CelonisError(f"table_schema gives column {field.name!r} the type {column_type!r}; use one "
-                                   f"of {', '.join(CELONIS_COLUMN_TYPES)}.")
+                raise CelonisError(
+                    f"table_schema gives column {field.name!r} the type {column_type!r}; use one "
+                    f"of {', '.join(CELONIS_COLUMN_TYPES)}."
+                )
             needed = self.string_bytes.get(field.name, 0)
             if column_type == "STRING" and int(column.get("fieldLength") or 0) < needed:
                 raise CelonisError(
                     f"table_schema gives column {field.name!r} fieldLength {column.get('fieldLength')}, but the data "
-                    f"holds a value of {needed} bytes that Celonis would cut; set at least {needed}.")
+                    f"holds a value of {needed} bytes that Celonis would cut; set at least {needed}."
+                )
             if keys and field.name in keys:
                 column["pkField"] = True
             columns.append(column)
@@ -195,10 +225,14 @@ def final_schema(schema: pa.Schema) -> pa.Schema:
 def unify(first: pa.Schema, second: pa.Schema) -> pa.Schema:
     """One schema for two batches of the same source (null columns take the other's type, numbers widen)."""
     if first.names != second.names:
-        raise CelonisError(f"The source's columns changed between batches: {first.names} then {second.names}. "
-                           "Every file and batch of one push must have the same columns in the same order.")
+        raise CelonisError(
+            f"The source's columns changed between batches: {first.names} then {second.names}. "
+            "Every file and batch of one push must have the same columns in the same order."
+        )
     try:
         return pa.unify_schemas([first, second], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise CelonisError(f"The source's column types changed between batches and cannot be combined "
-                           f"without loss: {exc}. Give every file the same types, or cast in the query.") from None
+        raise CelonisError(
+            f"The source's column types changed between batches and cannot be combined "
+            f"without loss: {exc}. Give every file the same types, or cast in the query."
+        ) from None

@@ -45,8 +45,14 @@ JSON_BLOCK_BYTES = 1024 * 1024
 # Read buffer of a parquet file read in slices (pages as needed, not whole column chunks).
 PARQUET_READ_BUFFER_BYTES = 1024 * 1024
 # Celonis type names accepted in csv column_types, as the Arrow types they are read into.
-_CELONIS_TO_ARROW = {"INTEGER": pa.int64(), "FLOAT": pa.float64(), "BOOLEAN": pa.bool_(), "DATE": pa.date32(),
-                     "DATETIME": pa.timestamp("us"), "STRING": pa.string()}
+_CELONIS_TO_ARROW = {
+    "INTEGER": pa.int64(),
+    "FLOAT": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "DATE": pa.date32(),
+    "DATETIME": pa.timestamp("us"),
+    "STRING": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,8 @@ class CsvReadOptions:
                     raise CelonisError(
                         f"csv_options column_types[{name!r}] = {kind!r} is not a type: use an Arrow type name "
                         f"(int64, double, bool, date32, timestamp[us], string, …) or one of "
-                        f"{', '.join(_CELONIS_TO_ARROW)}.") from None
+                        f"{', '.join(_CELONIS_TO_ARROW)}."
+                    ) from None
         return types
 
 
@@ -136,8 +143,10 @@ def file_format(path: str, declared: str | None = None) -> str:
         return "csv"
     if lower.endswith(JSON_SUFFIXES):
         return "jsonl"
-    raise CelonisError(f"Cannot tell the format of {path!r} from its name: name it .parquet, .csv[.gz] or "
-                       ".jsonl[.gz], or set source_format='parquet', 'csv' or 'jsonl'.")
+    raise CelonisError(
+        f"Cannot tell the format of {path!r} from its name: name it .parquet, .csv[.gz] or "
+        ".jsonl[.gz], or set source_format='parquet', 'csv' or 'jsonl'."
+    )
 
 
 def json_batches(path: str) -> Iterator[pa.RecordBatch]:
@@ -177,10 +186,13 @@ def file_columns(path: str, fmt: str, options: CsvReadOptions) -> list[str]:
 
 def csv_batches(path: str, options: CsvReadOptions) -> Iterator[pa.RecordBatch]:
     """A CSV file (gzip detected from the name) as record batches, one block at a time."""
-    parse = pacsv.ParseOptions(delimiter=options.delimiter, quote_char=options.quote_char,
-                               escape_char=options.escape_char or False,
-                               double_quote=options.escape_char in (None, options.quote_char),
-                               newlines_in_values=True)
+    parse = pacsv.ParseOptions(
+        delimiter=options.delimiter,
+        quote_char=options.quote_char,
+        escape_char=options.escape_char or False,
+        double_quote=options.escape_char in (None, options.quote_char),
+        newlines_in_values=True,
+    )
     read = pacsv.ReadOptions(encoding=options.encoding, block_size=CSV_BLOCK_BYTES, use_threads=False)
 
     def open_reader(convert: pacsv.ConvertOptions | None) -> pacsv.CSVStreamingReader:
@@ -193,11 +205,16 @@ def csv_batches(path: str, options: CsvReadOptions) -> Iterator[pa.RecordBatch]:
         declared = options.arrow_types()
         unknown = sorted(set(declared) - set(names))
         if unknown:
-            raise CelonisError(f"csv_options column_types names column(s) {', '.join(unknown)} that {path!r} does "
-                               f"not have; its columns are: {', '.join(names)}.")
+            raise CelonisError(
+                f"csv_options column_types names column(s) {', '.join(unknown)} that {path!r} does "
+                f"not have; its columns are: {', '.join(names)}."
+            )
         convert = pacsv.ConvertOptions(
             column_types={name: declared.get(name, pa.string()) for name in names},
-            null_values=list(options.null_values), strings_can_be_null=True, quoted_strings_can_be_null=False)
+            null_values=list(options.null_values),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        )
         with open_reader(convert) as reader:
             empty = True
             for batch in reader:
@@ -209,8 +226,9 @@ def csv_batches(path: str, options: CsvReadOptions) -> Iterator[pa.RecordBatch]:
         raise CelonisError(f"Cannot read CSV file {path!r}: {exc}") from None
 
 
-def file_parts(paths: Sequence[str], source_format: str | None,
-               csv_options: CsvReadOptions) -> Iterator[pa.RecordBatch | WholeParquetFile | FileStart]:
+def file_parts(
+    paths: Sequence[str], source_format: str | None, csv_options: CsvReadOptions
+) -> Iterator[pa.RecordBatch | WholeParquetFile | FileStart]:
     """The files of a source, parquet whole, CSV and JSON lines as batches."""
     for path in paths:
         fmt = file_format(path, source_format)
@@ -239,8 +257,10 @@ def object_batches(data: Any) -> Iterator[pa.RecordBatch]:
                 raise CelonisError(f"An iterable source must yield pyarrow RecordBatches, not {type(item).__name__}.")
             yield item
     else:
-        raise CelonisError(f"data must be a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, or "
-                           f"an iterable of RecordBatches, not {type(data).__name__}.")
+        raise CelonisError(
+            f"data must be a pyarrow Table, RecordBatch or RecordBatchReader, a pandas DataFrame, or "
+            f"an iterable of RecordBatches, not {type(data).__name__}."
+        )
 
 
 class ReadProgress:
@@ -275,9 +295,16 @@ class ReadProgress:
             seconds = max(time.monotonic() - self.started, 1e-9)
             self._logged_bytes, self._last_line = self.bytes, time.monotonic()
             rows, size = self.rows, self.bytes
-        self.log.info("%s %s: %s rows, %.1f MB in %.1f s (%s rows/s, %.1f MB/s).", self.label,
-                      "read" if final else "reading", f"{rows:,}", size / 1e6, seconds, f"{rows / seconds:,.0f}",
-                      size / 1e6 / seconds)
+        self.log.info(
+            "%s %s: %s rows, %.1f MB in %.1f s (%s rows/s, %.1f MB/s).",
+            self.label,
+            "read" if final else "reading",
+            f"{rows:,}",
+            size / 1e6,
+            seconds,
+            f"{rows / seconds:,.0f}",
+            size / 1e6 / seconds,
+        )
 
     def _ticker(self, stop: threading.Event) -> None:
         while not stop.wait(max(0.05, self.every_seconds - (time.monotonic() - self._last_line))):
@@ -285,9 +312,13 @@ class ReadProgress:
                 self.line()
 
 
-def with_progress(parts: Iterable[pa.RecordBatch | WholeParquetFile], log: logging.Logger, label: str = "Source",
-                  every_bytes: int = 256 * 1024 * 1024,
-                  every_seconds: float = 30.0) -> Iterator[pa.RecordBatch | WholeParquetFile]:
+def with_progress(
+    parts: Iterable[pa.RecordBatch | WholeParquetFile],
+    log: logging.Logger,
+    label: str = "Source",
+    every_bytes: int = 256 * 1024 * 1024,
+    every_seconds: float = 30.0,
+) -> Iterator[pa.RecordBatch | WholeParquetFile]:
     """``parts`` unchanged, with ``ReadProgress`` lines in ``log`` while they are read."""
     progress = ReadProgress(log, label, every_bytes, every_seconds)
     stop = threading.Event()

@@ -39,8 +39,15 @@ class ChunkUploader:
     settled against the chunk list when no upload is in flight, so the count answers for them alone.
     """
 
-    def __init__(self, hook: CelonisHook, pool_id: str, job_id: str, concurrency: int,
-                 log: logging.Logger | logging.LoggerAdapter, file_type: str = "PARQUET") -> None:
+    def __init__(
+        self,
+        hook: CelonisHook,
+        pool_id: str,
+        job_id: str,
+        concurrency: int,
+        log: logging.Logger | logging.LoggerAdapter,
+        file_type: str = "PARQUET",
+    ) -> None:
         self.hook = hook
         self.suffix = file_type.lower()
         self.pool_id = pool_id
@@ -58,8 +65,7 @@ class ChunkUploader:
 
     def send(self, index: int, chunk: Chunk) -> None:
         """One upload request."""
-        self.hook.add_push_chunk(self.pool_id, self.job_id, chunk.path,
-                                 file_name=f"chunk-{index:05d}.{self.suffix}")
+        self.hook.add_push_chunk(self.pool_id, self.job_id, chunk.path, file_name=f"chunk-{index:05d}.{self.suffix}")
 
     def upload(self, chunks: Sequence[Chunk]) -> None:
         """Upload every chunk of a list; then check that Celonis holds exactly as many as were sent."""
@@ -107,8 +113,10 @@ class ChunkUploader:
         self._settle_uncertain()
         stored = self._stored()
         if stored != total:
-            raise CelonisError(f"Celonis holds {stored} chunk(s) of push job {self.job_id}, but {total} were "
-                               "uploaded; the job was not executed.")
+            raise CelonisError(
+                f"Celonis holds {stored} chunk(s) of push job {self.job_id}, but {total} were "
+                "uploaded; the job was not executed."
+            )
         return total
 
     @staticmethod
@@ -141,8 +149,15 @@ class ChunkUploader:
         self.unchanged += chunk.passthrough
         self.rows += chunk.rows
         self.bytes += chunk.size
-        self.log.info("Chunk %d uploaded (%s rows, %.1f MB; so far %d chunk(s), %s rows, %.1f MB).", self.sent,
-                      f"{chunk.rows:,}", chunk.size / 1e6, self.sent, f"{self.rows:,}", self.bytes / 1e6)
+        self.log.info(
+            "Chunk %d uploaded (%s rows, %.1f MB; so far %d chunk(s), %s rows, %.1f MB).",
+            self.sent,
+            f"{chunk.rows:,}",
+            chunk.size / 1e6,
+            self.sent,
+            f"{self.rows:,}",
+            self.bytes / 1e6,
+        )
         self._on_stored(chunk)
 
     def _stored(self) -> int:
@@ -163,8 +178,11 @@ class ChunkUploader:
                 return
             if stored != 0:
                 raise UnclearUpload(f"{stored} of {len(self._uncertain)} uncertain chunk uploads were stored")
-            self.log.warning("Celonis did not store %d chunk(s): resending them one by one (round %d).",
-                             len(self._uncertain), round_number)
+            self.log.warning(
+                "Celonis did not store %d chunk(s): resending them one by one (round %d).",
+                len(self._uncertain),
+                round_number,
+            )
             time.sleep(self.hook.retry_policy.backoff(round_number))
             pending, self._uncertain = self._uncertain, []
             for position, (index, chunk) in enumerate(pending):
@@ -183,5 +201,7 @@ class ChunkUploader:
                 else:
                     raise UnclearUpload(f"Celonis lists {stored} new chunks after one upload")
         if self._uncertain:
-            raise CelonisError(f"{len(self._uncertain)} chunk(s) could not be uploaded after {MAX_RESEND_ROUNDS} "
-                               f"rounds; push job {self.job_id} was not executed.")
+            raise CelonisError(
+                f"{len(self._uncertain)} chunk(s) could not be uploaded after {MAX_RESEND_ROUNDS} "
+                f"rounds; push job {self.job_id} was not executed."
+            )

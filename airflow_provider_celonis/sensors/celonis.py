@@ -43,7 +43,9 @@ def _moment(value: Any) -> dt.datetime | None:
     try:
         return parse_timestamp(value)
     except ValueError:
-        raise CelonisParameterError(f"finished_after {value!r} is not a date: use e.g. '{{{{ data_interval_end }}}}'.") from None
+        raise CelonisParameterError(
+            f"finished_after {value!r} is not a date: use e.g. '{{{{ data_interval_end }}}}'."
+        ) from None
 
 
 class _CelonisSensor(BaseSensorOperator):
@@ -69,8 +71,9 @@ class _CelonisSensor(BaseSensorOperator):
         self.pool_name = pool_name
         self.finished_after = finished_after
         self.celonis_conn_id = celonis_conn_id
-        self.unknown_status_timeout = renamed_parameter("limbo_timeout", limbo_timeout, "unknown_status_timeout",
-                                                        unknown_status_timeout)
+        self.unknown_status_timeout = renamed_parameter(
+            "limbo_timeout", limbo_timeout, "unknown_status_timeout", unknown_status_timeout
+        )
         self.api_retry_limit = api_retry_limit
         self.api_retry_delay = api_retry_delay
         self.deferrable = deferrable
@@ -109,13 +112,14 @@ class _CelonisSensor(BaseSensorOperator):
         if reading.outcome is WaitOutcome.LIMBO:
             if self._limbo_exceeded(reading, context):
                 what = reading.message or f"Celonis reports {reading.celonis_status}."
-                raise CelonisSensorFailure(f"{what} Gave up after {self.unknown_status_timeout:.0f} s "
-                                           f"(unknown_status_timeout). See {watch.url(self.hook.base_url)}")
+                raise CelonisSensorFailure(
+                    f"{what} Gave up after {self.unknown_status_timeout:.0f} s "
+                    f"(unknown_status_timeout). See {watch.url(self.hook.base_url)}"
+                )
         else:
             self._limbo_since = None
         if reading.outcome in OUTCOME_OF_EVENT.values():
-            return self._decide(reading.as_event({v: k for k, v in OUTCOME_OF_EVENT.items()}[reading.outcome]),
-                                watch)
+            return self._decide(reading.as_event({v: k for k, v in OUTCOME_OF_EVENT.items()}[reading.outcome]), watch)
         self.log.info("Celonis status of the %s: %s", watch.describe(), reading.celonis_status or "nothing yet")
         return False
 
@@ -131,8 +135,11 @@ class _CelonisSensor(BaseSensorOperator):
             self._limbo_since = self._limbo_since or now
             return now - self._limbo_since > self.unknown_status_timeout
         first_poke = _first_poke(context)
-        since = max(t for t in (first_poke, reading.started_at, None) if t is not None) \
-            if first_poke or reading.started_at else None
+        since = (
+            max(t for t in (first_poke, reading.started_at, None) if t is not None)
+            if first_poke or reading.started_at
+            else None
+        )
         return since is not None and now - since > self.unknown_status_timeout
 
     def _decide(self, event: dict[str, Any], watch: Watch) -> bool:
@@ -152,9 +159,15 @@ class _CelonisSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):
             return None
-        settings = {"celonis_conn_id": self.celonis_conn_id, "end_time": time.time() + float(self.timeout),
-                    "poll_interval": float(self.poke_interval), "unknown_status_timeout": self.unknown_status_timeout,
-                    "cancel_on_kill": False, "retry_limit": self.api_retry_limit, "retry_delay": self.api_retry_delay}
+        settings = {
+            "celonis_conn_id": self.celonis_conn_id,
+            "end_time": time.time() + float(self.timeout),
+            "poll_interval": float(self.poke_interval),
+            "unknown_status_timeout": self.unknown_status_timeout,
+            "cancel_on_kill": False,
+            "retry_limit": self.api_retry_limit,
+            "retry_delay": self.api_retry_delay,
+        }
         self.defer(trigger=trigger_for(self.watch(), settings), method_name="execute_complete", timeout=None)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
@@ -162,8 +175,7 @@ class _CelonisSensor(BaseSensorOperator):
         event = validated_event(event)
         watch = watch_from_dict(event["watch"]) if event.get("watch") else self.watch()
         if event["status"] == "timeout":
-            raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s waiting for the "
-                                       f"{watch.describe()}.")
+            raise AirflowSensorTimeout(f"Sensor timed out after {self.timeout} s waiting for the {watch.describe()}.")
         if event.get("limbo"):
             raise CelonisSensorFailure(f"{event.get('message')} See {watch.url(self.hook.base_url)}")
         self._decide(event, watch)
@@ -200,8 +212,7 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
     id_field = "data_model_id"
     name_field = "data_model_name"
 
-    def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *, data_model_id: str | None = None, data_model_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_model_id = data_model_id
         self.data_model_name = data_model_name
@@ -215,8 +226,11 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
     def watch(self) -> DataModelLoadWatch:
         """The last load of the model, ended at or after ``finished_after``."""
         moment = _moment(self.finished_after)
-        return DataModelLoadWatch(pool_id=self.pool_id, data_model_id=self.data_model_id,
-                                  finished_after=moment.timestamp() if moment else None)
+        return DataModelLoadWatch(
+            pool_id=self.pool_id,
+            data_model_id=self.data_model_id,
+            finished_after=moment.timestamp() if moment else None,
+        )
 
 
 class CelonisDataJobSensor(_CelonisSensor):
@@ -247,5 +261,6 @@ class CelonisDataJobSensor(_CelonisSensor):
     def watch(self) -> DataJobExecutionWatch:
         """The newest execution of the job, ended at or after ``finished_after``."""
         moment = _moment(self.finished_after)
-        return DataJobExecutionWatch(pool_id=self.pool_id, data_job_id=self.data_job_id,
-                                     finished_after=moment.timestamp() if moment else None)
+        return DataJobExecutionWatch(
+            pool_id=self.pool_id, data_job_id=self.data_job_id, finished_after=moment.timestamp() if moment else None
+        )

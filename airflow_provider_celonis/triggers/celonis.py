@@ -66,11 +66,20 @@ class _CelonisWatchTrigger(BaseTrigger):
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Classpath and primitive kwargs."""
-        return (f"{type(self).__module__}.{type(self).__qualname__}", {
-            "celonis_conn_id": self.celonis_conn_id, "end_time": self.end_time, "watch": self.watch.to_dict(),
-            "poll_interval": self.poll_interval, "unknown_status_timeout": self.unknown_status_timeout,
-            "cancel_on_kill": self.cancel_on_kill, "retry_limit": self.retry_limit, "retry_delay": self.retry_delay,
-            "summary": self.summary})
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "celonis_conn_id": self.celonis_conn_id,
+                "end_time": self.end_time,
+                "watch": self.watch.to_dict(),
+                "poll_interval": self.poll_interval,
+                "unknown_status_timeout": self.unknown_status_timeout,
+                "cancel_on_kill": self.cancel_on_kill,
+                "retry_limit": self.retry_limit,
+                "retry_delay": self.retry_delay,
+                "summary": self.summary,
+            },
+        )
 
     def _hook(self) -> CelonisAsyncHook:
         return CelonisAsyncHook(self.celonis_conn_id, retry_limit=self.retry_limit, retry_delay=self.retry_delay)
@@ -87,8 +96,14 @@ class _CelonisWatchTrigger(BaseTrigger):
                     return
                 await asyncio.sleep(clock.sleep_seconds())
         except Exception as exc:  # noqa: BLE001 - one error event, never a crashed trigger
-            yield TriggerEvent({"status": "error", "message": f"{type(exc).__name__}: {exc}",
-                                "watch": self.watch.to_dict(), "summary": self.summary})
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "message": f"{type(exc).__name__}: {exc}",
+                    "watch": self.watch.to_dict(),
+                    "summary": self.summary,
+                }
+            )
 
     async def on_kill(self) -> None:
         """Airflow 3.3+: the user marked the task failed/success or cleared it; cancel the remote work."""
@@ -106,10 +121,14 @@ class CelonisDataModelLoadTrigger(_CelonisWatchTrigger):
     def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
         """Previous release: data_model_id, previous_load_id, previous_started_at, finished_after."""
         started_by_task = bool(kwargs.get("previous_load_id") or kwargs.get("previous_started_at"))
-        return DataModelLoadWatch(pool_id=pool_id, data_model_id=kwargs["data_model_id"],
-                                  previous_load_id=kwargs.get("previous_load_id"),
-                                  previous_started_at=kwargs.get("previous_started_at"),
-                                  finished_after=kwargs.get("finished_after"), started_by_task=started_by_task)
+        return DataModelLoadWatch(
+            pool_id=pool_id,
+            data_model_id=kwargs["data_model_id"],
+            previous_load_id=kwargs.get("previous_load_id"),
+            previous_started_at=kwargs.get("previous_started_at"),
+            finished_after=kwargs.get("finished_after"),
+            started_by_task=started_by_task,
+        )
 
 
 class CelonisDataJobTrigger(_CelonisWatchTrigger):
@@ -118,10 +137,13 @@ class CelonisDataJobTrigger(_CelonisWatchTrigger):
     @staticmethod
     def _legacy_watch(pool_id: str, kwargs: dict[str, Any]) -> Watch:
         """Previous release: data_job_id, previous_execution, waiting_for_new, finished_after."""
-        return DataJobExecutionWatch(pool_id=pool_id, data_job_id=kwargs["data_job_id"],
-                                     previous_execution_id=kwargs.get("previous_execution"),
-                                     started_by_task=bool(kwargs.get("waiting_for_new")),
-                                     finished_after=kwargs.get("finished_after"))
+        return DataJobExecutionWatch(
+            pool_id=pool_id,
+            data_job_id=kwargs["data_job_id"],
+            previous_execution_id=kwargs.get("previous_execution"),
+            started_by_task=bool(kwargs.get("waiting_for_new")),
+            finished_after=kwargs.get("finished_after"),
+        )
 
 
 class CelonisPushJobTrigger(_CelonisWatchTrigger):

@@ -228,7 +228,9 @@ class CelonisDataJobEventTrigger(_CelonisEventTrigger):
     def __init__(self, *, data_job_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(data_job_id, str) or not data_job_id.strip():
-            raise CelonisParameterError(f"data_job_id must be the data job id (from the Celonis UI URL), not {data_job_id!r}.")
+            raise CelonisParameterError(
+                f"data_job_id must be the data job id (from the Celonis UI URL), not {data_job_id!r}."
+            )
         self.data_job_id = data_job_id
 
     def _kwargs(self) -> dict[str, Any]:

@@ -24,8 +24,15 @@ SCREENSHOTS = Path(os.environ.get("CELONIS_E2E_SCREENSHOTS", ROOT / "e2e-screens
 DAG = "example_celonis_partial_reload_deferrable"
 TASK = "partial_reload"
 # Chromium on a closed network: no background connections, no sandbox as root (as Debian's probe runs it).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 
 airflow = pytest.importorskip("airflow")
 if not airflow.__version__.startswith("3."):
@@ -47,37 +54,56 @@ def airflow_ui(emulator_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("e2e-airflow")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-           "AIRFLOW__CORE__TEST_CONNECTION": "Enabled", "AIRFLOW__API__PORT": str(port),
-           "AIRFLOW__API__BASE_URL": base, "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
-           "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5", "CELONIS_EXAMPLE_POLL_INTERVAL": "1",
-           "CELONIS_EXAMPLE_DATA_DIR": str(home / "data")}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "CELONIS_EXAMPLE_POLL_INTERVAL": "1",
+        "CELONIS_EXAMPLE_DATA_DIR": str(home / "data"),
+    }
     for name in ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW_CONN_CELONIS_DEFAULT"):
         env.pop(name, None)  # the connection is made in the browser
     bin_dir = os.path.dirname(sys.executable)
-    subprocess.run([os.path.join(bin_dir, "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run(
+        [os.path.join(bin_dir, "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=600
+    )
     logs = home / "component-logs"
     logs.mkdir()
     processes = []
     for component in (["api-server", "--port", str(port)], ["scheduler"], ["dag-processor"], ["triggerer"]):
         log = open(logs / f"{component[0]}.log", "w")  # noqa: SIM115 - closed with the process
-        processes.append((subprocess.Popen([os.path.join(bin_dir, "airflow"), *component], env=env, stdout=log,
-                                           stderr=subprocess.STDOUT), log))
+        processes.append(
+            (
+                subprocess.Popen(
+                    [os.path.join(bin_dir, "airflow"), *component], env=env, stdout=log, stderr=subprocess.STDOUT
+                ),
+                log,
+            )
+        )
     try:
         deadline = time.time() + 180
         while True:
             try:
                 health = requests.get(f"{base}/api/v2/monitor/health", timeout=5).json()
-                if all(health.get(c, {}).get("status") == "healthy"
-                       for c in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
+                if all(
+                    health.get(c, {}).get("status") == "healthy"
+                    for c in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                ):
                     break
             except (requests.RequestException, ValueError):
                 pass
             if time.time() > deadline:
-                raise RuntimeError("Airflow did not become healthy: " + "".join(
-                    (logs / f).read_text()[-1500:] for f in os.listdir(logs)))
+                raise RuntimeError(
+                    "Airflow did not become healthy: "
+                    + "".join((logs / f).read_text()[-1500:] for f in os.listdir(logs))
+                )
             time.sleep(1)
         yield base, env
     finally:
@@ -137,13 +163,27 @@ def test_connection_form_deferrable_run_and_extra_link(airflow_ui, browser_page,
     # The connection test Airflow runs for the "Test" action ([core] test_connection = Enabled), with the
     # credentials in the body: it reaches CelonisHook.test_connection. (Airflow 3.3.2's list button itself
     # sends port 0 for the hidden port field, which Airflow's API refuses as "a different destination".)
-    tested = page.request.post(f"{base}/api/v2/connections/test", data={
-        "connection_id": "celonis_test", "conn_type": "celonis", "host": emulator_server.url,
-        "password": seeds.DEMO_API_KEY, "extra": json.dumps({"auth_type": "api_key"})}).json()
+    tested = page.request.post(
+        f"{base}/api/v2/connections/test",
+        data={
+            "connection_id": "celonis_test",
+            "conn_type": "celonis",
+            "host": emulator_server.url,
+            "password": seeds.DEMO_API_KEY,
+            "extra": json.dumps({"auth_type": "api_key"}),
+        },
+    ).json()
     assert tested["status"] is True and "pool" in tested["message"].lower(), tested
-    refused = page.request.post(f"{base}/api/v2/connections/test", data={
-        "connection_id": "celonis_test", "conn_type": "celonis", "host": emulator_server.url,
-        "password": "wrong-key", "extra": json.dumps({"auth_type": "api_key"})}).json()
+    refused = page.request.post(
+        f"{base}/api/v2/connections/test",
+        data={
+            "connection_id": "celonis_test",
+            "conn_type": "celonis",
+            "host": emulator_server.url,
+            "password": "wrong-key",
+            "extra": json.dumps({"auth_type": "api_key"}),
+        },
+    ).json()
     assert refused["status"] is False and "wrong-key" not in refused["message"], refused
 
     # 2. Trigger the example DAG with a deferrable task from the UI and wait for its success.
@@ -169,8 +209,10 @@ def test_connection_form_deferrable_run_and_extra_link(airflow_ui, browser_page,
     page.goto(f"{base}/dags/{DAG}/runs/{run_id}/tasks/{TASK}/details", wait_until="networkidle")
     link = page.get_by_role("link", name="Celonis data model")
     link.wait_for()
-    expected = (f"{emulator_server.url}/integration/ui/pools/{seeds.DEMO_POOL_ID}/data-configuration/"
-                f"process-data-models/{seeds.DEMO_DATA_MODEL_ID}?tab=data-model")
+    expected = (
+        f"{emulator_server.url}/integration/ui/pools/{seeds.DEMO_POOL_ID}/data-configuration/"
+        f"process-data-models/{seeds.DEMO_DATA_MODEL_ID}?tab=data-model"
+    )
     assert link.get_attribute("href") == expected
     shot(page, "04-task-instance-extra-link")
     # The deferrable task waited in the triggerer: the emulator saw the trigger's status reads.

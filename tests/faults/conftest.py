@@ -25,8 +25,9 @@ def push(**kwargs) -> dict:
 
 def source(rows: int = 2_000, offset: int = 0) -> pa.Table:
     ids = list(range(offset, offset + rows))
-    return pa.table({"id": ids, "text": [f'row {i} ✓, "quoted"\n' * (1 + i % 3) for i in ids],
-                     "amount": [i * 0.5 for i in ids]})
+    return pa.table(
+        {"id": ids, "text": [f'row {i} ✓, "quoted"\n' * (1 + i % 3) for i in ids], "amount": [i * 0.5 for i in ids]}
+    )
 
 
 TALLY = {"scenarios": 0, "faults": 0, "rows": 0}

@@ -16,12 +16,19 @@ from tests.faults.conftest import assert_table_is, push, source, stored_chunks
 CHUNK = "/chunks/upserted$"
 
 
-@pytest.mark.parametrize("fault", [
-    {"drop": "after"},                      # stored, then the connection is reset
-    {"drop": "before"},                     # reset before storing
-    {"status": 500}, {"status": 502}, {"status": 504},
-    {"status": 503, "count": 2}, {"status": 429, "retry_after": 0, "count": 2},
-], ids=["reset-after-store", "reset-before-store", "500", "502", "504", "503x2", "429x2"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"drop": "after"},  # stored, then the connection is reset
+        {"drop": "before"},  # reset before storing
+        {"status": 500},
+        {"status": 502},
+        {"status": 504},
+        {"status": 503, "count": 2},
+        {"status": 429, "retry_after": 0, "count": 2},
+    ],
+    ids=["reset-after-store", "reset-before-store", "500", "502", "504", "503x2", "429x2"],
+)
 def test_chunk_upload_fault_single_chunk(emulator, fault):
     emulator.fault(path=CHUNK, method="POST", **{"count": 1, **fault})
     data = source()
@@ -41,11 +48,15 @@ def test_read_timeout_after_the_chunk_was_stored(emulator, short_timeout):
     assert_table_is(emulator, data)
 
 
-@pytest.mark.parametrize(("faults", "jobs_created"), [
-    ([{"drop": "after", "count": 3}], 1),                              # three stored: nothing resent
-    ([{"status": 502, "count": 3}], 1),                                # three refused: all resent
-    ([{"drop": "after", "count": 1}, {"drop": "before", "count": 1}], 2),  # unclear which: a new job
-], ids=["stored", "not-stored", "mixed"])
+@pytest.mark.parametrize(
+    ("faults", "jobs_created"),
+    [
+        ([{"drop": "after", "count": 3}], 1),  # three stored: nothing resent
+        ([{"status": 502, "count": 3}], 1),  # three refused: all resent
+        ([{"drop": "after", "count": 1}, {"drop": "before", "count": 1}], 2),  # unclear which: a new job
+    ],
+    ids=["stored", "not-stored", "mixed"],
+)
 def test_concurrent_uploads_with_faults(emulator, faults, jobs_created):
     for fault in faults:
         emulator.fault(path=CHUNK, method="POST", **fault)
@@ -58,8 +69,11 @@ def test_concurrent_uploads_with_faults(emulator, faults, jobs_created):
     assert len([r for r in emulator.requests("/jobs/", "POST") if r["path"].endswith("/jobs/")]) == jobs_created
 
 
-@pytest.mark.parametrize("fault", [{"drop": "after"}, {"drop": "before"}, {"status": 500}, {"status": 503}],
-                         ids=["reset-after", "reset-before", "500", "503"])
+@pytest.mark.parametrize(
+    "fault",
+    [{"drop": "after"}, {"drop": "before"}, {"status": 500}, {"status": 503}],
+    ids=["reset-after", "reset-before", "500", "503"],
+)
 def test_execute_fault_submits_exactly_once(emulator, fault):
     emulator.fault(path="/jobs/[^/]+$", method="POST", count=1, **fault)
     data = source(300, offset=10)
@@ -68,8 +82,11 @@ def test_execute_fault_submits_exactly_once(emulator, fault):
     assert_table_is(emulator, pa.concat_tables([source(100), data]))
 
 
-@pytest.mark.parametrize("path,method", [("/jobs/$", "POST"), ("/chunks$", "GET"), ("/jobs/[^/]+$", "GET")],
-                         ids=["create", "list-chunks", "status"])
+@pytest.mark.parametrize(
+    "path,method",
+    [("/jobs/$", "POST"), ("/chunks$", "GET"), ("/jobs/[^/]+$", "GET")],
+    ids=["create", "list-chunks", "status"],
+)
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_bursts_on_the_other_push_endpoints(emulator, path, method, status):
     emulator.fault(path=path, method=method, status=status, count=2)
@@ -113,12 +130,19 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
 
     ChunkUploader.send = die_on_second
     try:
-        op = CelonisPushDataOperator(task_id="push", pool_id=POOL, table_name="pushed", data=data,
-                                     chunk_size_bytes=MIN_CHUNK_BYTES, max_concurrent_uploads=1,
-                                     poll_interval=0.05)
+        op = CelonisPushDataOperator(
+            task_id="push",
+            pool_id=POOL,
+            table_name="pushed",
+            data=data,
+            chunk_size_bytes=MIN_CHUNK_BYTES,
+            max_concurrent_uploads=1,
+            poll_interval=0.05,
+        )
         op._discard_job = lambda why: None  # a killed worker runs no cleanup
         with pytest.raises(Died):
             from tests.test_operators_sensors_triggers import context
+
             op.execute(context())
     finally:
         ChunkUploader.send = original
@@ -141,8 +165,13 @@ def test_ingestion_upload_survives_bursts(emulator, tmp_path, status):
 
     pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), tmp_path / "a.parquet")
     emulator.fault(path="/api/data-ingestion/", method="PUT", status=status, count=2)
-    CelonisIngestFilesOperator(task_id="i", connection_id=CONNECTION, table_name="shipment",
-                               source_path=str(tmp_path / "a.parquet"), primary_keys=["order_id"],
-                               file_name_prefix="").execute(context())
+    CelonisIngestFilesOperator(
+        task_id="i",
+        connection_id=CONNECTION,
+        table_name="shipment",
+        source_path=str(tmp_path / "a.parquet"),
+        primary_keys=["order_id"],
+        file_name_prefix="",
+    ).execute(context())
     assert sorted(r["order_id"] for r in emulator.table("shipment")["rows"]) == [1, 2]
     assert [r["status"] for r in emulator.requests("/api/data-ingestion/", "PUT")] == [status, status, 200]

@@ -29,13 +29,15 @@ WAITS = {**FAST, "start_check_seconds": 1.0}
 
 
 def reload(**kwargs) -> dict:
-    return CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL,
-                                          **{**WAITS, **kwargs}).execute(context())
+    return CelonisReloadDataModelOperator(
+        task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **{**WAITS, **kwargs}
+    ).execute(context())
 
 
 def run_job(**kwargs) -> dict:
-    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB,
-                                     **{**WAITS, **kwargs}).execute(context())
+    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB, **{**WAITS, **kwargs}).execute(
+        context()
+    )
 
 
 def started(emulator, path: str) -> int:
@@ -64,8 +66,9 @@ def test_data_job_survives_bursts(emulator, status, path, method):
 def test_lost_answer_to_a_reload_waits_for_that_load(emulator, registration_seconds, start_conflict):
     """Celonis started the load but the answer was lost: the task does not start it again (a Celonis that
     accepts a second start would run it twice); it finds the new load and waits for it, not the old one."""
-    emulator.reseed(test_seed(load_seconds=1.0, registration_seconds=registration_seconds,
-                              start_conflict=start_conflict))
+    emulator.reseed(
+        test_seed(load_seconds=1.0, registration_seconds=registration_seconds, start_conflict=start_conflict)
+    )
     reload()  # a previous successful load, which must not end the wait
     emulator.admin("DELETE", "/_emulator/requests")
     emulator.fault(path=LOAD, method="POST", drop="after", count=1)
@@ -81,8 +84,9 @@ def test_lost_answer_to_a_reload_waits_for_that_load(emulator, registration_seco
 @pytest.mark.parametrize("registration_seconds", [0.0, 0.4])
 @pytest.mark.parametrize("start_conflict", ["second_run", "409"])
 def test_lost_answer_to_an_execute_waits_for_that_execution(emulator, registration_seconds, start_conflict):
-    emulator.reseed(test_seed(load_seconds=1.0, registration_seconds=registration_seconds,
-                              start_conflict=start_conflict))
+    emulator.reseed(
+        test_seed(load_seconds=1.0, registration_seconds=registration_seconds, start_conflict=start_conflict)
+    )
     run_job()
     emulator.admin("DELETE", "/_emulator/requests")
     emulator.fault(path=EXECUTE, method="POST", drop="after", count=1)
@@ -133,8 +137,13 @@ def test_oauth_token_expiring_mid_wait_is_refreshed_once(emulator, monkeypatch):
 def test_revoked_credential_fails_clearly_without_looping(emulator, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json("oauth"))
     emulator.reseed(test_seed(load_seconds=2.0))
-    timer = threading.Timer(0.4, lambda: (emulator.admin("POST", "/_emulator/oauth-clients/demo-client/revoke"),
-                                         emulator.admin("POST", "/_emulator/tokens/expire")))
+    timer = threading.Timer(
+        0.4,
+        lambda: (
+            emulator.admin("POST", "/_emulator/oauth-clients/demo-client/revoke"),
+            emulator.admin("POST", "/_emulator/tokens/expire"),
+        ),
+    )
     timer.start()
     try:
         with pytest.raises(CelonisAuthError) as err:
