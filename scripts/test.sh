@@ -44,6 +44,7 @@ for version in $versions; do
   if [ "$first" = 1 ]; then
     echo "=== ruff ==="
     "$venv/bin/ruff" check --output-format concise . || status=1
+    "$venv/bin/ruff" format --check . || status=1
     first=0
   fi
   echo "=== Airflow $version: pytest ==="
