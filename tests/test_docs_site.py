@@ -15,7 +15,7 @@ import pytest
 from airflow_provider_celonis.operators._waiting import CelonisWaitingOperator
 from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
-from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
+from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator, CelonisIngestFilesOperator
 from airflow_provider_celonis.operators.push import CelonisPushDataOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
 
@@ -27,6 +27,7 @@ PAGES = {
     CelonisRunDataJobOperator: "operator-run-data-job.md",
     CelonisPushDataOperator: "operator-push-data.md",
     CelonisIngestFilesOperator: "operator-ingest-files.md",
+    CelonisIngestDataOperator: "operator-ingest-data.md",
     CelonisDataModelLoadSensor: "sensor-data-model-load.md",
     CelonisDataJobSensor: "sensor-data-job.md",
 }

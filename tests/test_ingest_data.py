@@ -439,3 +439,15 @@ def test_compressed_parquet_is_decompressed_page_by_page(emulator, ingest_seed, 
         assert metadata.schema.column(1).physical_type == "INT96"
         assert metadata.row_group(0).column(0).compression == "UNCOMPRESSED"
     assert emulator.arrow_table("rt").sort_by("id").equals(source)
+
+
+def test_files_operator_refuses_other_sources(emulator):
+    with pytest.raises(ValueError, match="files only, not sql.*CelonisIngestDataOperator"):
+        CelonisIngestFilesOperator(
+            task_id="i",
+            connection_id=CONNECTION,
+            table_name="shipment",
+            source_path="x",
+            sql="select 1",
+            sql_conn_id="db",
+        )

@@ -268,4 +268,10 @@ class CelonisIngestFilesOperator(CelonisIngestDataOperator):
     """
 
     def __init__(self, *, source_path: str | Sequence[str], **kwargs: Any) -> None:
+        other = sorted(set(kwargs) & {"sql", "data"})
+        if other:
+            raise ValueError(
+                f"CelonisIngestFilesOperator takes files only, not {', '.join(other)}: use "
+                "CelonisIngestDataOperator for a SQL query or in-process data."
+            )
         super().__init__(source_path=source_path, **kwargs)
