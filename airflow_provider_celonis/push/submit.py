@@ -18,7 +18,6 @@ from enum import Enum
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import PushJobStatus
-from airflow_provider_celonis.push.upload import may_have_been_applied
 from airflow_provider_celonis.retry import ServerAskedToWait
 
 # Statuses after which a failed submit means "look at the job": 409 (not NEW, or concurrency [client:
@@ -35,7 +34,7 @@ class SubmitFailure(Enum):
 
 def classify(exc: CelonisApiError) -> SubmitFailure:
     """What a failed submit call means (see the module docstring)."""
-    if exc.status_code in READ_JOB_STATUSES or may_have_been_applied(exc):
+    if exc.status_code in READ_JOB_STATUSES or exc.may_have_acted:
         return SubmitFailure.READ_JOB
     return SubmitFailure.FATAL
 

@@ -26,11 +26,6 @@ class UnclearUpload(Exception):
     """The chunk list cannot tell which uncertain uploads were stored: only a new job is safe."""
 
 
-def may_have_been_applied(exc: CelonisApiError) -> bool:
-    """A call that failed without a clear refusal (no answer, or a server error): it may have taken effect."""
-    return exc.status_code is None or exc.status_code >= 500
-
-
 class ChunkUploader:
     """Uploads the chunks of one push job, at most ``concurrency`` at a time, each exactly once.
 
@@ -133,7 +128,7 @@ class ChunkUploader:
         try:
             self.send(index, chunk)
         except CelonisApiError as exc:
-            if not may_have_been_applied(exc):
+            if not exc.may_have_acted:
                 raise
             self.log.warning("Chunk %d: %s; checking whether Celonis stored it.", index + 1, exc.reason or exc)
             with self._lock:
