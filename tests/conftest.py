@@ -186,3 +186,13 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"fault-injection suite: {TALLY['scenarios']} scenarios, {TALLY['faults']} "
             f"faults injected, {TALLY['rows']} pushed rows checked exactly"
         )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``once`` ran with the first Airflow version of scripts/test.sh already: skip them here."""
+    if not os.environ.get("CELONIS_TESTS_ONCE_DONE"):
+        return
+    skip = pytest.mark.skip(reason="marked once: ran with the first Airflow version of scripts/test.sh")
+    for item in items:
+        if item.get_closest_marker("once"):
+            item.add_marker(skip)

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -18,6 +18,8 @@ from airflow_provider_celonis.conformance.assumptions import ASSUMPTIONS
 from airflow_provider_celonis.emulator import seed as seeds
 from tests.conftest import CONNECTION, DATA_MODEL, FAILING_DATA_JOB, POOL, ROOT, test_seed
 
+pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
+
 AGREES, DIFFERS, NOT_CHECKED = "agrees", "differs", "not checked"
 READ_ARGS = [
     "--pool",

@@ -19,6 +19,8 @@ from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator,
 from airflow_provider_celonis.operators.push import CelonisPushDataOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
 
+pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
+
 ROOT = Path(__file__).resolve().parent.parent
 MKDOCS = os.path.join(os.path.dirname(sys.executable), "mkdocs")
 

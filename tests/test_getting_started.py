@@ -20,6 +20,8 @@ import pytest
 
 from tests.packaging_helpers import ROOT, build_dists, requires_pypi, uv_command
 
+pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
+
 PAGE = ROOT / "docs" / "getting-started.md"
 DOC_PORT = "8089"
 TESTED_BLOCK = re.compile(r"<!-- tested -->\n```bash\n(.*?)```", re.S)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.packaging_helpers import ROOT, build_dists, requires_pypi
 
-pytestmark = requires_pypi  # the build backend (setuptools >= 77) comes from PyPI or the uv cache
+pytestmark = [requires_pypi, pytest.mark.once]  # the build backend (setuptools >= 77) comes from PyPI or the uv cache
 
 # Test, docs and release tooling: never a requirement of any extra (they are the `dev` dependency group).
 DEV_TOOLING = {
