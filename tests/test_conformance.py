@@ -127,6 +127,7 @@ READ_AGREES = {
     "executions.no-message",
     "execution-log.chain",
     "ingestion.head-missing-key-404",
+    "ingestion.multipart-accepted",
 }
 WRITE_AGREES = {
     "push.create-answers-json",
@@ -206,6 +207,8 @@ SWITCH_CASES = [
     ("create_push_job_response", "empty_204", {}, WRITE_ARGS, "push.create-answers-json", DIFFERS),
     ("push_parquet_int64_timestamps", "reject", {}, WRITE_ARGS, "push.int64-timestamps-rejected", AGREES),
     ("push_parquet_int64_timestamps", "accept", {}, WRITE_ARGS, "push.int64-timestamps-rejected", DIFFERS),
+    ("ingestion_multipart", "accept", {}, READ_ARGS, "ingestion.multipart-accepted", AGREES),
+    ("ingestion_multipart", "refuse", {}, READ_ARGS, "ingestion.multipart-accepted", DIFFERS),
     ("push_submit_spacing_seconds", 1.0, {}, WRITE_ARGS, "push.rapid-submit-409", AGREES),
     ("push_submit_spacing_seconds", 0, {}, WRITE_ARGS, "push.rapid-submit-409", DIFFERS),
     (

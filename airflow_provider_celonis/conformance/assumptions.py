@@ -96,6 +96,11 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "With working ingestion credentials, HEAD on a missing object answers 404 (S3 semantics).",
         "ingestion",
     ),
+    Assumption(
+        "ingestion.multipart-accepted",
+        "The ingestion endpoint starts a multipart upload (the operators fall back to one PutObject if not).",
+        "ingestion",
+    ),
     Assumption("push.create-answers-json", "Create push job answers the job as JSON, not 204 with no body.", "write"),
     Assumption(
         "push.every-column-type-done",

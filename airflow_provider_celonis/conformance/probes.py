@@ -505,6 +505,7 @@ class Probe:
         self.exchanges.append(Exchange("ingestion-head", "HEAD", path, None, status, {}, None, code))
         if status == 404:
             self.found("ingestion.head-missing-key-404", Verdict.AGREES, "HTTP 404: the credentials are accepted")
+            self.ingestion_multipart(client, key, path)
         elif status in (401, 403) and not self.ingestion_connection_id:
             self.found(
                 "ingestion.head-missing-key-404",
@@ -524,6 +525,36 @@ class Probe:
                 Verdict.DIFFERS if status else Verdict.NOT_CHECKED,
                 f"HTTP {status} ({code})" if status else f"no answer ({code})",
             )
+
+    def ingestion_multipart(self, client: Any, key: str, path: str) -> None:
+        """``ingestion.multipart-accepted``: start a multipart upload of a probe key and abort it (nothing stored)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not self.ingestion_connection_id:
+            self.found(
+                "ingestion.multipart-accepted",
+                Verdict.NOT_CHECKED,
+                "needs --ingestion-connection (the data connection of the ingestion key)",
+            )
+            return
+        try:
+            started = client.create_multipart_upload(Bucket=endpoints.INGESTION_BUCKET, Key=key)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            self.exchanges.append(
+                Exchange("ingestion-multipart", "POST", path + "?uploads", None, status, {}, None, code)
+            )
+            self.found("ingestion.multipart-accepted", Verdict.DIFFERS, f"HTTP {status} ({code})")
+            return
+        except BotoCoreError as exc:
+            self.found("ingestion.multipart-accepted", Verdict.NOT_CHECKED, f"no answer ({type(exc).__name__})")
+            return
+        client.abort_multipart_upload(Bucket=endpoints.INGESTION_BUCKET, Key=key, UploadId=started["UploadId"])
+        self.exchanges.append(
+            Exchange("ingestion-multipart", "POST", path + "?uploads", None, 200, {}, None, "started and aborted")
+        )
+        self.found("ingestion.multipart-accepted", Verdict.AGREES, "HTTP 200: an upload id, then aborted")
 
     def check_dates(self) -> None:
         """``dates.epoch-milliseconds`` over every date the other probes saw."""
