@@ -201,12 +201,26 @@ def outlet_alias(celonis_conn_id: str) -> AssetAlias:
     return AssetAlias(name=f"{ALIAS_PREFIX}{conn}")
 
 
+def _aliases_work() -> bool:
+    """Whether events can go through an alias (Airflow 3 only).
+
+    Airflow 2.11's ``dags test`` fails flushing an event attached through a ``DatasetAlias`` ("None value
+    found in collection DatasetModel.aliases").
+    """
+    import airflow
+
+    return int(airflow.__version__.split(".")[0]) >= 3
+
+
 def add_outlet(operator: Any, emit_asset: bool) -> None:
-    """Add the operator's alias to its outlets (called in ``__init__``) unless ``emit_asset`` is False."""
+    """Add the operator's alias to its outlets (called in ``__init__``) unless ``emit_asset`` is False.
+
+    On Airflow 2.11 no alias is added: the event extra goes only to a ``Dataset`` the user lists in outlets.
+    """
     if not isinstance(emit_asset, bool):
         raise CelonisParameterError(f"emit_asset must be True or False, not {emit_asset!r}.")
     operator.emit_asset = emit_asset
-    if emit_asset:
+    if emit_asset and _aliases_work():
         alias = outlet_alias(operator.celonis_conn_id)
         outlets = list(operator.outlets or [])
         if not any(getattr(o, "name", None) == alias.name and type(o) is type(alias) for o in outlets):
@@ -254,7 +268,10 @@ def emit_asset_event(
     )
     if listed is not None:
         events[listed].extra.update(extra)
-    else:
+    elif _aliases_work():
         events[outlet_alias(operator.celonis_conn_id)].add(target.asset(), extra=extra)
+    else:
+        operator.log.info("No Dataset %s in the outlets: on Airflow 2.11 list it to get the event.", target.uri)
+        return extra
     operator.log.info("Asset event for %s: %s", target.uri, extra)
     return extra

@@ -65,6 +65,12 @@ def test_openlineage_of_an_asset_is_what_the_operator_reports(emulator):
 
 
 def test_operators_list_their_alias_unless_the_user_opts_out():
+    import airflow
+
+    if not airflow.__version__.startswith("3"):
+        push = CelonisPushDataOperator(task_id="p", pool_id="p", table_name="t", source_path="/x")
+        assert push.outlets == []  # Airflow 2.11: no alias (its dags test cannot flush an alias event)
+        return
     push = CelonisPushDataOperator(task_id="p", pool_id="p", table_name="t", source_path="/x")
     assert [o.name for o in push.outlets] == ["celonis:celonis_default"]
     quiet = CelonisReloadDataModelOperator(task_id="r", pool_id="p", data_model_id="d", emit_asset=False)
@@ -144,6 +150,8 @@ def asset_env(emulator_server, tmp_path):
 
 
 def test_producer_events_and_their_extras_are_in_airflows_metadata_db(asset_env, emulator_server):
+    if not _airflow3():
+        pytest.skip("Airflow 2.11: events go only to a Dataset listed in outlets; the example relies on the alias")
     emulator_server.state.load(test_seed(load_seconds=1.0))
     # Every DAG in the folder is known to the metadata DB (the consumer must be, for its run to be queued).
     subprocess.run([AIRFLOW, "dags", "reserialize"], env=asset_env, check=True, capture_output=True, timeout=600)
