@@ -438,7 +438,7 @@ def main() -> None:
     server = None
     if any(c in PG_CASES for c in cases):
         sys.path.insert(0, ROOT)
-        from tests.servers import ServerUnavailable, postgres_server
+        from tests.helpers.servers import ServerUnavailable, postgres_server
 
         try:
             server = postgres.enter_context(postgres_server(dbname="bench"))

@@ -1,4 +1,7 @@
-"""Test fixtures: an isolated Airflow home, a Celonis emulator on a free port, and connections to it."""
+"""Test fixtures: an isolated Airflow home, a Celonis emulator on a free port, and connections to it.
+
+Helpers and constants the tests share are in ``tests/helpers/``; this file holds fixtures and hooks only.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,7 @@ import copy
 import json
 import os
 import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
 # Airflow reads its home and config at import: isolate them before anything imports airflow.
 _HOME = tempfile.mkdtemp(prefix="celonis-test-airflow-")
@@ -17,93 +18,16 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 import pytest  # noqa: E402
-import requests  # noqa: E402
 
-from airflow_provider_celonis.emulator import seed as seeds  # noqa: E402
 from airflow_provider_celonis.emulator.server import start_in_thread  # noqa: E402
-
-POOL = seeds.DEMO_POOL_ID
-DATA_MODEL = seeds.DEMO_DATA_MODEL_ID
-FAILING_DATA_MODEL = seeds.DEMO_FAILING_DATA_MODEL_ID
-DATA_JOB = seeds.DEMO_DATA_JOB_ID
-FAILING_DATA_JOB = seeds.DEMO_FAILING_DATA_JOB_ID
-CONNECTION = seeds.DEMO_CONNECTION_ID
-
-
-def test_seed(
-    load_seconds: float = 0.6, push_seconds: float = 0.2, registration_seconds: float = 0.0, **settings
-) -> dict:
-    """The demo seed with short durations, so tests wait fractions of a second.
-
-    ``settings`` are seed switches (docs/emulator.md). ``registration_seconds`` > 0 makes a new
-    load/execution invisible to status reads for that long
-    after its trigger, as at Celonis: a wait that does not track its own load then reads the old one.
-    """
-    seed = seeds.demo_seed()
-    seed["settings"]["registration_seconds"] = registration_seconds
-    seed["settings"].update(settings)  # seed switches, e.g. start_conflict="409"
-    for pool in seed["pools"]:
-        for model in pool["data_models"]:
-            model["load_seconds"] = load_seconds
-        for job in pool["data_jobs"]:
-            job["run_seconds"] = load_seconds
-    seed["settings"]["push_seconds"] = push_seconds
-    return seed
-
-
-test_seed.__test__ = False  # not a test
-
-
-class Emulator:
-    """A running emulator and its admin API."""
-
-    def __init__(self, server) -> None:
-        self.server = server
-        self.url = server.url
-        self.state = server.state
-
-    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
-        response = requests.request(method, self.url + path, timeout=30, **kwargs)
-        response.raise_for_status()
-        return response
-
-    def reseed(self, seed: dict) -> None:
-        self.admin("POST", "/_emulator/seed", json=seed)
-
-    def fault(self, **spec) -> None:
-        self.admin("POST", "/_emulator/faults", json=spec)
-
-    def requests(self, path_contains: str = "", method: str | None = None) -> list[dict]:
-        log = self.admin("GET", "/_emulator/requests").json()
-        return [r for r in log if path_contains in r["path"] and (method is None or r["method"] == method)]
-
-    def table(self, table: str, pool: str = POOL) -> dict:
-        return self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}").json()
-
-    def arrow_table(self, table: str, pool: str = POOL):
-        """What landed in a pool table, as a pyarrow Table (types kept, unlike the JSON form)."""
-        import io
-
-        import pyarrow.parquet as pq
-
-        return pq.read_table(
-            io.BytesIO(
-                self.admin("GET", f"/_emulator/pools/{pool}/tables/{table}", params={"format": "parquet"}).content
-            )
-        )
-
-    def connection_json(self, auth: str = "api_key", **extra) -> str:
-        from airflow_provider_celonis.emulator.__main__ import connection_value
-
-        conn = json.loads(connection_value(self.url, "json", auth))
-        conn["extra"].update(extra)
-        return json.dumps(conn)
+from tests.helpers import AIRFLOW, ROOT  # noqa: E402
+from tests.helpers.emulator import Emulator, test_seed  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def postgres():
-    """A real PostgreSQL server for this test session (tests.servers), skipped when it is not installed."""
-    from tests.servers import ServerUnavailable, postgres_server
+    """A real PostgreSQL server for this test session (tests/helpers/servers.py), skipped when it is not installed."""
+    from tests.helpers.servers import ServerUnavailable, postgres_server
 
     try:
         server = postgres_server()
@@ -114,6 +38,23 @@ def postgres():
         yield params
     finally:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def pg_every_type(postgres) -> str:
+    """The session's PostgreSQL (as an Airflow connection, JSON) with the ``every_type`` table filled."""
+    from tests.helpers.postgres import fill_every_type
+
+    connection = postgres.airflow_connection()
+    fill_every_type(connection)
+    return connection
+
+
+@pytest.fixture
+def pg(pg_every_type, monkeypatch) -> str:
+    """Airflow connection ``pg_source``: the session's PostgreSQL with ``every_type`` filled."""
+    monkeypatch.setenv("AIRFLOW_CONN_PG_SOURCE", pg_every_type)
+    return "pg_source"
 
 
 @pytest.fixture(scope="session")
@@ -140,10 +81,6 @@ def any_auth(request, emulator, monkeypatch) -> str:
     return request.param
 
 
-ROOT = Path(__file__).resolve().parent.parent
-AIRFLOW = os.path.join(os.path.dirname(sys.executable), "airflow")
-
-
 @pytest.fixture(scope="module")
 def airflow_env(emulator_server, tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
@@ -165,13 +102,6 @@ def airflow_env(emulator_server, tmp_path_factory):
     return env
 
 
-def dags_test(env: dict, dag_id: str) -> tuple[bool, str]:
-    result = subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, capture_output=True, text=True, timeout=600)
-    output = result.stdout + result.stderr
-    failed = result.returncode != 0 or "state=failed" in output.lower() or "dagrunstate.failed" in output.lower()
-    return not failed, output
-
-
 @pytest.fixture
 def seed_copy():
     return copy.deepcopy(test_seed())
@@ -179,7 +109,7 @@ def seed_copy():
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """One line with what the fault-injection suite did, when it ran."""
-    from tests.faults.conftest import TALLY
+    from tests.helpers.push import TALLY
 
     if TALLY["scenarios"]:
         terminalreporter.write_line(

@@ -14,7 +14,9 @@ from airflow_provider_celonis import assets
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
 from airflow_provider_celonis.operators.push import CelonisPushDataOperator
-from tests.conftest import AIRFLOW, DATA_MODEL, POOL, ROOT, dags_test, test_seed
+from tests.helpers import AIRFLOW, ROOT
+from tests.helpers.emulator import DATA_MODEL, POOL, test_seed
+from tests.helpers.tasks import dags_test
 
 TEAM = "https://MyTeam.eu-1.celonis.cloud/"
 

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_celonis import discovery
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisNameNotFoundError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL
 
 
 def hook() -> CelonisHook:

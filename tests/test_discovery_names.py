@@ -8,10 +8,8 @@ from airflow_provider_celonis.exceptions import CelonisNameNotFoundError
 from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
-from tests.conftest import DATA_JOB, DATA_MODEL
-from tests.test_operators_sensors_triggers import context
-
-FAST = {"poll_interval": 0.05, "api_retry_delay": 0.02}
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL
+from tests.helpers.tasks import FAST, context
 
 
 def test_reload_and_run_by_name(emulator):
@@ -58,7 +56,7 @@ def test_a_deferred_task_given_by_name_resumes_with_the_ids(emulator):
     """After a deferral Airflow resumes on a fresh operator, which never resolved the names."""
     from airflow.providers.common.compat.sdk import TaskDeferred
 
-    from tests.test_operators_sensors_triggers import run_trigger
+    from tests.helpers.tasks import run_trigger
 
     def build() -> CelonisReloadDataModelOperator:
         return CelonisReloadDataModelOperator(

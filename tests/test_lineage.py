@@ -11,9 +11,9 @@ import pytest
 
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
-from tests.conftest import CONNECTION, DATA_MODEL, POOL
-from tests.test_operators_sensors_triggers import context
-from tests.test_push import push_op
+from tests.helpers.emulator import CONNECTION, DATA_MODEL, POOL
+from tests.helpers.push import push_op
+from tests.helpers.tasks import context
 
 pytest.importorskip("airflow.providers.openlineage")
 

@@ -10,8 +10,8 @@ from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL
-from tests.test_operators_sensors_triggers import context
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, POOL
+from tests.helpers.tasks import context
 
 RELOAD = {"pool_id": POOL, "data_model_id": DATA_MODEL}
 JOB = {"pool_id": POOL, "data_job_id": DATA_JOB}

@@ -26,8 +26,8 @@ from airflow_provider_celonis.waiting import (
     start_once,
     watch_from_dict,
 )
-from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
-from tests.test_operators_sensors_triggers import context, run_trigger
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
+from tests.helpers.tasks import FAST, context, run_trigger
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -189,11 +189,11 @@ class _Log:
 
 # --- against the evidence, over HTTP --------------------------------------------------------------------
 
-FAST = {"poll_interval": 0.05, "api_retry_delay": 0.02, "start_check_seconds": 0.5}
+WAITS = {**FAST, "start_check_seconds": 0.5}
 
 
 def job_op(**kwargs) -> CelonisRunDataJobOperator:
-    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB, **{**FAST, **kwargs})
+    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB, **{**WAITS, **kwargs})
 
 
 @pytest.mark.parametrize("latest_item", ["false", "true"])
@@ -306,7 +306,7 @@ def test_never_loaded_model_is_not_an_error(emulator, never_loaded):
 
 def test_reload_from_cache(emulator):
     summary = CelonisReloadDataModelOperator(
-        task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, from_cache=True, **FAST
+        task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, from_cache=True, **WAITS
     ).execute(context())
     assert summary["status"] == "SUCCESS" and summary["load"]["load_type"] == "FROM_CACHE"
     assert "fullReload=false" in emulator.requests("/load", "POST")[0]["query"]
@@ -390,7 +390,7 @@ def test_the_push_operator_takes_no_knob_that_does_nothing_for_it(knob):
 
 def test_a_resumed_task_gets_its_summary_from_the_event_alone(emulator):
     """``airflow dags test`` (3.3) resumes a deferred task with the event only, not the kwargs given to defer."""
-    op = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, deferrable=True, **FAST)
+    op = CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, deferrable=True, **WAITS)
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context())
     summary = CelonisReloadDataModelOperator(

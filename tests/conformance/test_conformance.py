@@ -16,7 +16,8 @@ import requests
 from airflow_provider_celonis.conformance.__main__ import build_parser, run
 from airflow_provider_celonis.conformance.assumptions import ASSUMPTIONS
 from airflow_provider_celonis.emulator import seed as seeds
-from tests.conftest import CONNECTION, DATA_MODEL, FAILING_DATA_JOB, POOL, ROOT, test_seed
+from tests.helpers import ROOT
+from tests.helpers.emulator import CONNECTION, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
 
 pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import POOL, dags_test, test_seed
+from tests.helpers.emulator import POOL, test_seed
+from tests.helpers.tasks import dags_test
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import POOL, dags_test, test_seed
+from tests.helpers.emulator import POOL, test_seed
+from tests.helpers.tasks import dags_test
 
 SECRETS = {
     "api_key": "apikey-SECRET-7f3a91c2e4b5",

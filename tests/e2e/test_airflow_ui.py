@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,9 @@ import pytest
 import requests
 
 from airflow_provider_celonis.emulator import seed as seeds
-from tests.conftest import ROOT, test_seed
+from tests.helpers import ROOT
+from tests.helpers.emulator import test_seed
+from tests.helpers.servers import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("CELONIS_E2E_SCREENSHOTS", ROOT / "e2e-screenshots"))
@@ -40,12 +41,6 @@ if not airflow.__version__.startswith("3."):
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.timeout(330)
 
@@ -67,7 +67,7 @@ def _requirements() -> str | None:
         return f"needs apache-airflow-providers-celery and redis (pip install -e '.[test]'): {exc}"
     if not shutil.which("redis-server"):
         return "needs Debian's redis-server (apt-get install redis-server, as scripts/test.sh does)"
-    from tests.servers import ServerUnavailable, postgres_bin_dir
+    from tests.helpers.servers import ServerUnavailable, postgres_bin_dir
 
     try:
         postgres_bin_dir()
@@ -77,7 +77,7 @@ def _requirements() -> str | None:
 
 
 def _seed() -> dict:
-    from tests.conftest import test_seed
+    from tests.helpers.emulator import test_seed
 
     seed = test_seed(load_seconds=LOAD_SECONDS, push_seconds=0.5)
     # The team limits: 3 submits per second, and the "hourly" window shortened to WINDOW_SECONDS with
@@ -193,7 +193,7 @@ def test_celery_postgres_redis_deployment(tmp_path):
     import requests
     import sqlalchemy as sa
 
-    from tests.servers import free_port, postgres_server
+    from tests.helpers.servers import free_port, postgres_server
 
     began = time.monotonic()
     work = tmp_path

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from tests.conftest import CONNECTION, DATA_JOB, DATA_MODEL, POOL
+from tests.helpers.emulator import CONNECTION, DATA_JOB, DATA_MODEL, POOL
 
 
 def test_process_data_model_api_python_example(emulator):

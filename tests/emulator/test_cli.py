@@ -5,23 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import requests
 
 from airflow_provider_celonis.emulator import seed as seeds
-from tests.conftest import POOL, test_seed
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import ROOT
+from tests.helpers.emulator import POOL, test_seed
+from tests.helpers.servers import free_port
 
 
 def test_cli_serves_demo_seed_and_prints_ids():

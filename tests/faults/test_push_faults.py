@@ -10,8 +10,8 @@ import pytest
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.chunks import MIN_CHUNK_BYTES
-from tests.conftest import POOL
-from tests.faults.conftest import assert_table_is, push, source, stored_chunks
+from tests.helpers.emulator import POOL
+from tests.helpers.push import assert_table_is, push, quoted_rows, stored_chunks
 
 CHUNK = "/chunks/upserted$"
 
@@ -31,7 +31,7 @@ CHUNK = "/chunks/upserted$"
 )
 def test_chunk_upload_fault_single_chunk(emulator, fault):
     emulator.fault(path=CHUNK, method="POST", **{"count": 1, **fault})
-    data = source()
+    data = quoted_rows()
     summary = push(data=data)
     assert stored_chunks(summary["push_job_id"]) == summary["chunks"] == 1
     assert_table_is(emulator, data)
@@ -40,7 +40,7 @@ def test_chunk_upload_fault_single_chunk(emulator, fault):
 def test_read_timeout_after_the_chunk_was_stored(emulator, short_timeout):
     """The answer comes too late: the chunk was stored, so it must not be sent again."""
     emulator.fault(path=CHUNK, method="POST", drop="after", delay=1.0, count=1)
-    data = source()
+    data = quoted_rows()
     summary = push(data=data)
     assert stored_chunks(summary["push_job_id"]) == 1
     time.sleep(1.0)  # the emulator logs the late request when its delayed answer is dropped
@@ -60,7 +60,7 @@ def test_read_timeout_after_the_chunk_was_stored(emulator, short_timeout):
 def test_concurrent_uploads_with_faults(emulator, faults, jobs_created):
     for fault in faults:
         emulator.fault(path=CHUNK, method="POST", **fault)
-    data = source(6_000)
+    data = quoted_rows(6_000)
     summary = push(data=data, chunk_size_bytes=MIN_CHUNK_BYTES, max_concurrent_uploads=3)
     assert summary["chunks"] >= 4
     assert stored_chunks(summary["push_job_id"]) == summary["chunks"]
@@ -76,10 +76,10 @@ def test_concurrent_uploads_with_faults(emulator, faults, jobs_created):
 )
 def test_execute_fault_submits_exactly_once(emulator, fault):
     emulator.fault(path="/jobs/[^/]+$", method="POST", count=1, **fault)
-    data = source(300, offset=10)
-    push(data=source(100))
+    data = quoted_rows(300, offset=10)
+    push(data=quoted_rows(100))
     push(data=data, push_type="DELTA")  # without keys: appended; submitted twice it would double
-    assert_table_is(emulator, pa.concat_tables([source(100), data]))
+    assert_table_is(emulator, pa.concat_tables([quoted_rows(100), data]))
 
 
 @pytest.mark.parametrize(
@@ -90,7 +90,7 @@ def test_execute_fault_submits_exactly_once(emulator, fault):
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_bursts_on_the_other_push_endpoints(emulator, path, method, status):
     emulator.fault(path=path, method=method, status=status, count=2)
-    data = source(500)
+    data = quoted_rows(500)
     if method == "POST" and status != 503:
         # Creating a job is not repeated after a 5xx (a second job could exist): a clear failure, no job run.
         with pytest.raises(CelonisApiError, match=str(status)):
@@ -104,14 +104,14 @@ def test_bursts_on_the_other_push_endpoints(emulator, path, method, status):
 def test_persistent_refusal_fails_clearly_and_leaves_no_job(emulator):
     emulator.fault(path=CHUNK, method="POST", status=500, count=50)
     with pytest.raises(CelonisError, match="could not be uploaded"):
-        push(data=source(100))
+        push(data=quoted_rows(100))
     assert CelonisHook().list_push_jobs(POOL) == []
 
 
 def test_airflow_retry_after_the_task_died_mid_upload(emulator):
     """Attempt 1 dies after one of several chunks (no cleanup ran); attempt 2 pushes the right table, and
     the half-filled job of attempt 1 is never executed."""
-    data = source(6_000)
+    data = quoted_rows(6_000)
 
     class Died(BaseException):
         pass
@@ -141,7 +141,7 @@ def test_airflow_retry_after_the_task_died_mid_upload(emulator):
         )
         op._discard_job = lambda why: None  # a killed worker runs no cleanup
         with pytest.raises(Died):
-            from tests.test_operators_sensors_triggers import context
+            from tests.helpers.tasks import context
 
             op.execute(context())
     finally:
@@ -160,8 +160,8 @@ def test_ingestion_upload_survives_bursts(emulator, tmp_path, status):
     import pyarrow.parquet as pq
 
     from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
-    from tests.conftest import CONNECTION
-    from tests.test_operators_sensors_triggers import context
+    from tests.helpers.emulator import CONNECTION
+    from tests.helpers.tasks import context
 
     pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), tmp_path / "a.parquet")
     emulator.fault(path="/api/data-ingestion/", method="PUT", status=status, count=2)

@@ -6,9 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from airflow_provider_celonis import pacing
-from tests.conftest import test_seed
-from tests.faults.conftest import assert_table_is, push_operator, source
-from tests.test_operators_sensors_triggers import context
+from tests.helpers.emulator import test_seed
+from tests.helpers.push import assert_table_is, push_operator, quoted_rows
+from tests.helpers.tasks import context
 
 
 def test_more_pushes_than_the_team_limit_all_land(emulator):
@@ -18,7 +18,7 @@ def test_more_pushes_than_the_team_limit_all_land(emulator):
     seed["settings"]["rate_limits"] = {"push_execute_per_second": 3, "push_execute_per_hour": 250}
     seed["settings"]["push_submit_spacing_seconds"] = 0  # this test drives the per-second 429, not the 409
     emulator.reseed(seed)
-    tables = {f"t{i}": source(50, offset=i * 100) for i in range(12)}
+    tables = {f"t{i}": quoted_rows(50, offset=i * 100) for i in range(12)}
     # Operators are built in the main thread (Airflow 2 tracks operator construction per thread), run in 12.
     tasks = [push_operator(table_name=name, data=data) for name, data in tables.items()]
     with ThreadPoolExecutor(12) as pool:
@@ -58,7 +58,7 @@ def test_parallel_submits_get_409_and_every_job_lands(emulator):
     seed = test_seed()
     seed["settings"]["push_submit_spacing_seconds"] = 0.3
     emulator.reseed(seed)
-    tables = {f"p{i}": source(40, offset=i * 100) for i in range(4)}
+    tables = {f"p{i}": quoted_rows(40, offset=i * 100) for i in range(4)}
     tasks = [push_operator(table_name=name, data=data, api_retry_delay=0.2) for name, data in tables.items()]
     with ThreadPoolExecutor(4) as pool:
         summaries = list(pool.map(run_in_thread, tasks))

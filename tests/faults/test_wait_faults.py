@@ -14,9 +14,8 @@ from airflow_provider_celonis.models import ExecutionStatus, LoadStatus
 from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
 from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger, CelonisDataModelLoadTrigger
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
-from tests.faults.conftest import FAST
-from tests.test_operators_sensors_triggers import context
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, POOL, test_seed
+from tests.helpers.tasks import FAST, context
 
 SECRET = "demo-client-secret"
 LOAD, LAST_LOAD = "/data-models/[^/]+/load$", "/last-load$"

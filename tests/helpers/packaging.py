@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 OFFLINE_REASON = "offline: building the package and installing Airflow need PyPI (or UV_OFFLINE=1 with a warm uv cache)"
 
 

@@ -12,7 +12,15 @@ import pytest
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisNameNotFoundError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import ExecutionStatus, LoadStatus, LoadType, PushJobStatus
-from tests.conftest import CONNECTION, DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, FAILING_DATA_MODEL, POOL, test_seed
+from tests.helpers.emulator import (
+    CONNECTION,
+    DATA_JOB,
+    DATA_MODEL,
+    FAILING_DATA_JOB,
+    FAILING_DATA_MODEL,
+    POOL,
+    test_seed,
+)
 
 
 def hook() -> CelonisHook:

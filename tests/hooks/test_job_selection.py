@@ -17,7 +17,7 @@ from airflow_provider_celonis.models import (
     ExtractionSelection,
     TaskType,
 )
-from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, FAILING_DATA_JOB, POOL, test_seed
 
 EXTRACTION = seeds.DEMO_EXTRACTION_ID
 TRANSFORMATION = seeds.DEMO_TRANSFORMATION_ID

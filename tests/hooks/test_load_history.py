@@ -11,7 +11,7 @@ from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
 from airflow_provider_celonis.models import LoadStatus, LoadType
-from tests.conftest import DATA_MODEL, FAILING_DATA_MODEL, POOL
+from tests.helpers.emulator import DATA_MODEL, FAILING_DATA_MODEL, POOL
 
 TABLE_IDS = ["8f2c4d1e-0000-4000-8000-0000000000e1"]
 

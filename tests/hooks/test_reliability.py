@@ -11,7 +11,7 @@ from airflow_provider_celonis.exceptions import CelonisApiError, CelonisAuthErro
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
 from airflow_provider_celonis.models import LoadStatus
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, POOL, test_seed
 
 
 def hook(**kwargs) -> CelonisHook:

@@ -1,11 +1,7 @@
-"""Operators, sensors and triggers against the emulator: the wait follows our own load, failures carry
+"""CelonisReloadDataModelOperator against the emulator: the wait follows our own load, failures carry
 Celonis's message, deferral round-trips, timeouts cancel, retries re-attach."""
 
 from __future__ import annotations
-
-import asyncio
-import datetime as dt
-import time
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -14,46 +10,14 @@ from airflow_provider_celonis.exceptions import (
     CelonisError,
     CelonisNameNotFoundError,
     CelonisRemoteFailure,
-    CelonisSensorFailure,
 )
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.links import XCOM_DATA_JOB_URL, XCOM_DATA_MODEL_URL
+from airflow_provider_celonis.links import XCOM_DATA_MODEL_URL
 from airflow_provider_celonis.models import LoadStatus
-from airflow_provider_celonis.operators.data_job import CelonisRunDataJobOperator
 from airflow_provider_celonis.operators.data_model import CelonisReloadDataModelOperator
-from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
-from airflow_provider_celonis.triggers.celonis import CelonisDataJobTrigger, CelonisDataModelLoadTrigger
-from tests.conftest import DATA_JOB, DATA_MODEL, POOL, test_seed
-
-
-class FakeTI:
-    def __init__(self) -> None:
-        self.xcom: dict = {}
-
-    def xcom_push(self, key, value) -> None:
-        self.xcom[key] = value
-
-
-def context() -> dict:
-    return {"ti": FakeTI()}
-
-
-def reload_op(**kwargs) -> CelonisReloadDataModelOperator:
-    kwargs.setdefault("poll_interval", 0.1)
-    return CelonisReloadDataModelOperator(task_id="r", pool_id=POOL, data_model_id=DATA_MODEL, **kwargs)
-
-
-def job_op(**kwargs) -> CelonisRunDataJobOperator:
-    kwargs.setdefault("poll_interval", 0.1)
-    return CelonisRunDataJobOperator(task_id="j", pool_id=POOL, data_job_id=DATA_JOB, **kwargs)
-
-
-def run_trigger(trigger) -> dict:
-    async def first_event():
-        async for event in trigger.run():
-            return event.payload
-
-    return asyncio.run(first_event())
+from airflow_provider_celonis.triggers.celonis import CelonisDataModelLoadTrigger
+from tests.helpers.emulator import DATA_MODEL, POOL, test_seed
+from tests.helpers.tasks import context, reload_op, run_trigger
 
 
 def test_reload_waits_for_its_own_load_not_the_previous_success(emulator):
@@ -194,124 +158,3 @@ def test_deferred_failure_and_timeout(emulator, seed_copy):
 def test_unexpected_or_transport_error_events_fail(event):
     with pytest.raises(CelonisError):
         reload_op().execute_complete(context(), event, state={})
-
-
-def test_trigger_on_kill_cancels(emulator, seed_copy):
-    seed_copy["pools"][0]["data_jobs"][0]["run_seconds"] = 30
-    emulator.reseed(seed_copy)
-    CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
-    trigger = CelonisDataJobTrigger(
-        celonis_conn_id="celonis_default", pool_id=POOL, data_job_id=DATA_JOB, end_time=time.time() + 60
-    )
-    asyncio.run(trigger.on_kill())
-    assert CelonisHook().get_data_job(POOL, DATA_JOB).status.value == "CANCEL"
-
-
-def test_data_job_follows_its_own_execution_and_reports_message(emulator):
-    """The failure names the job, its pool and link, and carries the failed task's log line."""
-    emulator.reseed(test_seed(registration_seconds=0.3))
-    summary = job_op(mode="full").execute(context())
-    assert summary["status"] == "SUCCESS" and summary["mode"] == "FULL"
-    emulator.fault(path="/execute$", method="POST", outcome="FAIL", message="extractor timeout", count=1)
-    ctx = context()
-    with pytest.raises(CelonisRemoteFailure) as failure:
-        job_op().execute(ctx)
-    text = str(failure.value)
-    assert f"data job 'Extract orders' (id {DATA_JOB}, pool {POOL}) ended FAIL" in text
-    assert "extractor timeout" in text and f"data-jobs?jobId={DATA_JOB}" in text
-    assert ctx["ti"].xcom[XCOM_DATA_JOB_URL].endswith(f"data-jobs?jobId={DATA_JOB}")
-    assert ctx["ti"].xcom["celonis_ids"] == {"pool_id": POOL, "data_job_id": DATA_JOB}
-
-
-def test_data_job_bad_mode_fails_before_request(emulator):
-    with pytest.raises(ValueError, match="'FULL' or 'DELTA'"):
-        job_op(mode="HALF").execute(context())
-    assert emulator.requests() == []
-
-
-@pytest.mark.parametrize("registration_seconds", [0.0, 0.3])
-def test_data_job_deferred_and_reattach(emulator, registration_seconds):
-    """A running execution seen before the start is waited for (deferred), not started again."""
-    emulator.reseed(test_seed(registration_seconds=registration_seconds, start_conflict="409"))
-    CelonisHook().execute_data_job(POOL, DATA_JOB, "DELTA")
-    time.sleep(registration_seconds)
-    op = job_op(deferrable=True)
-    with pytest.raises(TaskDeferred) as deferred:
-        op.execute(context())
-    assert deferred.value.kwargs["summary"]["reattached"] is True
-    kwargs = deferred.value.trigger.serialize()[1]
-    event = run_trigger(CelonisDataJobTrigger(**kwargs))
-    assert op.execute_complete(context(), event, **deferred.value.kwargs)["status"] == "SUCCESS"
-    assert len([r for r in emulator.requests("/execute", "POST") if r["status"] == 200]) == 1
-
-
-def test_load_sensor_modes(emulator):
-    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, poke_interval=0.1)
-    assert sensor.poke(context()) is False  # never loaded
-    reload_op().execute(context())
-    assert sensor.poke(context()) is True
-    future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
-    later = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, finished_after=future)
-    assert later.poke(context()) is False  # the load ended before the moment asked for
-
-
-def test_load_sensor_fails_on_remote_failure_and_soft_fail_type(emulator):
-    emulator.fault(path="/load$", method="POST", outcome="ERROR", message="broken", count=1)
-    with pytest.raises(CelonisRemoteFailure):
-        reload_op().execute(context())
-    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL)
-    with pytest.raises(CelonisSensorFailure, match="broken"):
-        sensor.poke(context())
-
-
-def test_sensor_deferred_path(emulator):
-    CelonisHook().execute_data_job(POOL, DATA_JOB, "FULL")
-    sensor = CelonisDataJobSensor(
-        task_id="s", pool_id=POOL, data_job_id=DATA_JOB, deferrable=True, poke_interval=0.1, timeout=30
-    )
-    with pytest.raises(TaskDeferred) as deferred:
-        sensor.execute(context())
-    event = run_trigger(deferred.value.trigger)
-    assert event["status"] == "success"
-    sensor.execute_complete(context(), event)
-
-
-def test_sensor_bad_moment_names_the_fix(emulator):
-    sensor = CelonisDataModelLoadSensor(task_id="s", pool_id=POOL, data_model_id=DATA_MODEL, finished_after="soon")
-    with pytest.raises(ValueError, match="data_interval_end"):
-        sensor.poke(context())
-
-
-@pytest.mark.parametrize(
-    "trigger",
-    [
-        CelonisDataModelLoadTrigger(
-            celonis_conn_id="c",
-            pool_id="p",
-            data_model_id="m",
-            previous_load_id="l",
-            previous_started_at=1.5,
-            finished_after=None,
-            end_time=2.0,
-        ),
-        CelonisDataJobTrigger(
-            celonis_conn_id="c",
-            pool_id="p",
-            data_job_id="j",
-            previous_execution=None,
-            waiting_for_new=True,
-            end_time=2.0,
-        ),
-    ],
-)
-def test_trigger_kwargs_survive_airflows_serializer(trigger):
-    classpath, kwargs = trigger.serialize()
-    try:
-        from airflow.sdk import serde
-    except ImportError:  # Airflow 2.11: kwargs go through JSON
-        import json
-
-        restored = json.loads(json.dumps(kwargs))
-    else:
-        restored = serde.deserialize(serde.serialize(kwargs))
-    assert type(trigger)(**restored).serialize() == (classpath, kwargs)

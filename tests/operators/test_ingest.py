@@ -11,8 +11,8 @@ import pytest
 
 from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
-from tests.conftest import CONNECTION
-from tests.test_operators_sensors_triggers import FakeTI
+from tests.helpers.emulator import CONNECTION
+from tests.helpers.tasks import FakeTI
 
 
 class RunTI(FakeTI):

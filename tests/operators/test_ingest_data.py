@@ -10,11 +10,9 @@ import gzip
 import json
 import os
 import re
-import sqlite3
 import threading
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,26 +21,10 @@ from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator, CelonisIngestFilesOperator
 from airflow_provider_celonis.push.chunks import MIN_CHUNK_BYTES
 from airflow_provider_celonis.push.schema import MAX_VARCHAR_BYTES
-from tests.conftest import CONNECTION, POOL
-from tests.test_operators_sensors_triggers import context
-from tests.test_push import push_op
-
-ROWS = [
-    (1, 'quote " comma , semicolon ; newline\nend', 1.5),
-    (2, "Ünïcödé ✓ 😀", None),
-    (3, None, -0.25),
-    (4, "", 1e-7),
-]
-KINDS = [
-    "parquet_file",
-    "csv_file",
-    "gzip_csv_file",
-    "jsonl_file",
-    "sql",
-    "arrow_table",
-    "record_batch_reader",
-    "pandas",
-]
+from tests.helpers.emulator import CONNECTION, POOL
+from tests.helpers.postgres import expected_rows, expected_table
+from tests.helpers.push import ROUND_TRIP_ROWS, SOURCE_KINDS, push_op, round_trip_source, rows_of, same_rows
+from tests.helpers.tasks import context
 
 
 @pytest.fixture
@@ -60,57 +42,11 @@ def ingest_op(**kwargs) -> CelonisIngestDataOperator:
     return CelonisIngestDataOperator(task_id="ingest", connection_id=CONNECTION, **kwargs)
 
 
-def source(kind: str, tmp_path, monkeypatch) -> dict:
-    ids, texts, amounts = (list(column) for column in zip(*ROWS, strict=True))
-    table = pa.table(
-        {
-            "id": pa.array(ids, pa.int64()),
-            "text": pa.array(texts, pa.string()),
-            "amount": pa.array(amounts, pa.float64()),
-        }
-    )
-    if kind == "parquet_file":
-        pq.write_table(table, tmp_path / "t.parquet")
-        return {"source_path": str(tmp_path / "t.parquet")}
-    if kind in ("csv_file", "gzip_csv_file"):
-        path = tmp_path / ("t.csv.gz" if kind == "gzip_csv_file" else "t.csv")
-        with (
-            pa.CompressedOutputStream(str(path), "gzip")
-            if kind == "gzip_csv_file"
-            else pa.OSFile(str(path), "wb") as out
-        ):
-            pacsv.write_csv(table, out)
-        return {"source_path": str(path), "csv_options": {"column_types": {"id": "int64", "amount": "double"}}}
-    if kind == "jsonl_file":
-        with open(tmp_path / "t.jsonl", "w", encoding="utf-8") as handle:
-            for row in table.to_pylist():
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return {"source_path": str(tmp_path / "t.jsonl")}
-    if kind == "sql":
-        db = sqlite3.connect(tmp_path / "t.db")
-        db.execute("create table t (id integer, text text, amount real)")
-        db.executemany("insert into t values (?, ?, ?)", ROWS)
-        db.commit()
-        db.close()
-        monkeypatch.setenv("AIRFLOW_CONN_T_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "t.db")}))
-        return {"sql": "select id, text, amount from t", "sql_conn_id": "t_db"}
-    if kind == "arrow_table":
-        return {"data": table}
-    if kind == "record_batch_reader":
-        return {"data": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))}
-    pandas = pytest.importorskip("pandas")
-    return {"data": pandas.DataFrame({"id": ids, "text": texts, "amount": amounts})}
-
-
-def rows_of(table: pa.Table) -> list[tuple]:
-    return [tuple(row.values()) for row in table.sort_by("id").to_pylist()]
-
-
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SOURCE_KINDS)
 def test_every_source_round_trips_through_ingestion(emulator, ingest_seed, tmp_path, monkeypatch, kind):
-    summary = ingest_op(**source(kind, tmp_path, monkeypatch)).execute(context())
+    summary = ingest_op(**round_trip_source(kind, tmp_path, monkeypatch)).execute(context())
     got = emulator.arrow_table("rt")
-    assert got.column_names == ["id", "text", "amount"] and rows_of(got) == ROWS
+    assert got.column_names == ["id", "text", "amount"] and rows_of(got) == ROUND_TRIP_ROWS
     assert summary["rows"] == 4 and all(
         o["key"].startswith(f"connection/{CONNECTION}/rt/test-0000-") for o in summary["objects"]
     )
@@ -119,8 +55,8 @@ def test_every_source_round_trips_through_ingestion(emulator, ingest_seed, tmp_p
 
 @pytest.mark.parametrize("kind", ["gzip_csv_file", "jsonl_file"])
 def test_new_file_sources_round_trip_through_data_push(emulator, tmp_path, monkeypatch, kind):
-    push_op(**source(kind, tmp_path, monkeypatch)).execute(context())
-    assert rows_of(emulator.arrow_table("pushed")) == ROWS
+    push_op(**round_trip_source(kind, tmp_path, monkeypatch)).execute(context())
+    assert rows_of(emulator.arrow_table("pushed")) == ROUND_TRIP_ROWS
 
 
 NESTED_LINES = [
@@ -171,8 +107,6 @@ def test_data_push_refuses_nested_before_any_request(emulator, tmp_path, kind):
 
 
 def test_postgres_through_ingestion_round_trips_exactly(emulator, ingest_seed, pg):
-    from tests.test_sql_postgres import expected_rows, expected_table
-
     summary = ingest_op(
         sql="select * from every_type", sql_conn_id=pg, sql_batch_rows=700, object_size_bytes=MIN_CHUNK_BYTES * 2
     ).execute(context())
@@ -183,48 +117,12 @@ def test_postgres_through_ingestion_round_trips_exactly(emulator, ingest_seed, p
         assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
 
 
-@pytest.fixture
-def pg(postgres, monkeypatch):
-    """The session's PostgreSQL as connection ``pg_source``, with ``every_type`` filled (as in test_sql_postgres)."""
-    monkeypatch.setenv("AIRFLOW_CONN_PG_SOURCE", _filled(postgres))
-    return "pg_source"
-
-
-def _filled(postgres) -> str:
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    from tests.test_sql_postgres import TABLE_DDL, expected_rows
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_PG_SOURCE", postgres.airflow_connection())
-        connection = PostgresHook(postgres_conn_id="pg_source").get_conn()
-        with connection.cursor() as cursor:
-            cursor.execute(TABLE_DDL)
-            cursor.execute("select count(*) from every_type")
-            if cursor.fetchone()[0] != len(expected_rows()):
-                cursor.execute("truncate every_type")
-                cursor.executemany(
-                    "insert into every_type values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    expected_rows(),
-                )
-        connection.commit()
-        connection.close()
-    return postgres.airflow_connection()
-
-
 def test_postgres_through_data_push_in_many_chunks(emulator, pg):
     """A source larger than the spool: the job's schema is fixed early (strings at 65,000), every row lands."""
-    from tests.test_sql_postgres import expected_rows, expected_table
-
     op = push_op(sql="select * from every_type", sql_conn_id=pg, sql_batch_rows=500, chunk_size_bytes=MIN_CHUNK_BYTES)
     summary = op.execute(context())
     assert summary["chunks"] > 3
-    got, expected = emulator.arrow_table("pushed").sort_by("id"), expected_table(expected_rows())
-    for name in expected.schema.names:
-        want = expected.column(name)
-        if pa.types.is_timestamp(want.type):  # Data Push parquet is INT96: the UTC wall time, no zone
-            want = want.cast(pa.timestamp("us"))
-        assert got.column(name).to_pylist() == want.to_pylist(), name
+    same_rows(emulator.arrow_table("pushed"), expected_table(expected_rows()))  # Data Push keeps UTC wall times
     job = CelonisHook().list_push_jobs(POOL)[0]
     lengths = {c["columnName"]: c.get("fieldLength") for c in job.raw["tableSchema"]["columns"]}
     assert lengths["name"] == lengths["code"] == MAX_VARCHAR_BYTES

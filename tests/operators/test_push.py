@@ -4,86 +4,34 @@ both chunk formats, REPLACE and DELTA, many chunks; failures leave no job behind
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import gzip
 import json
 import sqlite3
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.operators.push import CelonisPushDataOperator
 from airflow_provider_celonis.push.chunks import MIN_CHUNK_BYTES
 from airflow_provider_celonis.triggers.celonis import CelonisPushJobTrigger
-from tests.conftest import POOL
-from tests.test_operators_sensors_triggers import context, run_trigger
+from tests.helpers.emulator import POOL
+from tests.helpers.push import (
+    BERLIN,
+    ROUND_TRIP_ROWS,
+    as_pushed,
+    landed,
+    mixed_table,
+    push_op,
+    round_trip_source,
+    rows_of,
+    same_rows,
+)
+from tests.helpers.tasks import context, run_trigger
 
-BERLIN = "Europe/Berlin"
 LONG = ('ä€😀\n"x", ' * 500)[:5000]  # 5,000 characters, multi-byte, newlines, quotes, separators
-
-
-def push_op(**kwargs) -> CelonisPushDataOperator:
-    kwargs.setdefault("poll_interval", 0.05)
-    kwargs.setdefault("table_name", "pushed")
-    return CelonisPushDataOperator(task_id="push", pool_id=POOL, **kwargs)
-
-
-def mixed_table(rows: int = 6, offset: int = 0) -> pa.Table:
-    """Every type the push must keep: ints, floats, decimals, unicode strings with newlines, bools,
-    dates, timestamps with a time zone and without, nulls everywhere."""
-    ids = list(range(offset, offset + rows))
-
-    def maybe(values):
-        return [None if (i + 1) % 5 == 0 else v for i, v in enumerate(values)]
-
-    return pa.table(
-        {
-            "id": pa.array(ids, pa.int64()),
-            "small": pa.array(maybe([i % 100 for i in ids]), pa.int32()),
-            "amount": pa.array(maybe([i * 1.25 + 0.1 for i in ids]), pa.float64()),
-            "price": pa.array(maybe([decimal.Decimal(f"{i}.{i % 100:02d}") for i in ids]), pa.decimal128(12, 2)),
-            "name": pa.array(maybe([f'Kunde {i} — Größe "{i}", a;b\nnext line' for i in ids]), pa.string()),
-            "empty_or_null": pa.array(["" if i % 2 else None for i in ids], pa.string()),
-            "flag": pa.array(maybe([i % 3 == 0 for i in ids]), pa.bool_()),
-            "day": pa.array(maybe([dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in ids]), pa.date32()),
-            "at_berlin": pa.array(
-                maybe([dt.datetime(2024, 3, 31, 1, 30, i % 60, 123456) for i in ids]), pa.timestamp("us")
-            )
-            .cast(pa.timestamp("us", "UTC"))
-            .cast(pa.timestamp("us", BERLIN)),
-            "local": pa.array(maybe([dt.datetime(2024, 6, 1, 12, 0, i % 60) for i in ids]), pa.timestamp("ms")),
-        }
-    )
-
-
-def landed(emulator, table: str = "pushed") -> pa.Table:
-    return emulator.arrow_table(table)
-
-
-def as_pushed(table: pa.Table, zones: bool = False) -> pa.Table:
-    """The source as Celonis keeps it from a parquet push: the same values, to the microsecond; a zoned
-    timestamp as its UTC wall time (INT96 carries no zone), or as a UTC instant with ``zones``."""
-    arrays = []
-    for column in table.columns:
-        if pa.types.is_timestamp(column.type):
-            column = column.cast(pa.timestamp("us", "UTC" if column.type.tz else None))
-            if not zones:
-                column = column.cast(pa.timestamp("us"))
-        arrays.append(column)
-    return pa.table(arrays, names=table.column_names)
-
-
-def same_rows(actual: pa.Table, expected: pa.Table, key: str = "id", zones: bool = False) -> None:
-    actual = as_pushed(actual, zones).sort_by(key)
-    expected = as_pushed(expected, zones).sort_by(key)
-    assert actual.column_names == expected.column_names
-    for name in expected.column_names:
-        assert actual.column(name).to_pylist() == expected.column(name).to_pylist(), name
 
 
 @pytest.mark.parametrize("chunk_size", [256 * 1024 * 1024, MIN_CHUNK_BYTES], ids=["unchanged-file", "re-encoded"])
@@ -163,7 +111,7 @@ def test_csv_chunks_round_trip(emulator):
     source = source.set_column(source.column_names.index("local"), "local", at)
     summary = push_op(data=source, file_type="CSV").execute(context())
     assert summary["file_type"] == "CSV"
-    got = landed(emulator).sort_by("id")
+    got = landed(emulator)
     expected = as_pushed(source)
     for name in ("id", "small", "price", "name", "empty_or_null", "flag", "day"):
         assert got.column(name).to_pylist() == expected.column(name).to_pylist(), name
@@ -209,7 +157,7 @@ def test_csv_source_files_keep_text_exactly(emulator, tmp_path):
     with gzip.open(tmp_path / "b.csv.gz", "wt", encoding="utf-8") as handle:
         handle.write("id,comment,code\n4,gz row;semi,42\n")
     push_op(source_path=[str(tmp_path / "a.csv"), str(tmp_path / "b.csv.gz")]).execute(context())
-    got = landed(emulator).sort_by("id")
+    got = landed(emulator)
     assert got.column("id").to_pylist() == ["1", "2", "3", "4"]  # text stays text: no type guessing
     assert got.column("comment").to_pylist() == ['Hello, "world"\nsecond line', "Ünïcödé ✓", "", "gz row;semi"]
     assert got.column("code").to_pylist() == ["007", None, "010", "42"]
@@ -226,7 +174,7 @@ def test_csv_source_with_declared_types_and_options(emulator, tmp_path):
             "column_types": {"id": "INTEGER", "amount": "double", "when": "timestamp[us]"},
         },
     ).execute(context())
-    got = landed(emulator).sort_by("id")
+    got = landed(emulator)
     assert got.column("id").to_pylist() == [1, 2]
     assert got.column("amount").to_pylist() == [2.5, None]
     assert got.column("when").to_pylist() == [dt.datetime(2024, 1, 2, 3, 4, 5), None]
@@ -257,7 +205,7 @@ def test_sql_source_streams_in_batches(emulator, sqlite_conn):
         chunk_size_bytes=MIN_CHUNK_BYTES,
     ).execute(context())
     assert summary["rows"] == 400
-    got = landed(emulator).sort_by("id")
+    got = landed(emulator)
     assert got.schema.field("maybe").type == pa.int64()
     assert got.column("maybe").to_pylist() == [None if i < 150 else i for i in range(400)]
     assert got.column("note").to_pylist()[7] == f"order 7 ✓\n{LONG}"
@@ -275,7 +223,7 @@ def test_pandas_dataframe_source(emulator):
     at = pandas.to_datetime(["2024-01-01 10:00", "2024-01-02 11:00", None]).tz_localize(BERLIN)
     frame = pandas.DataFrame({"id": [1, 2, 3], "name": ["a", None, "ç"], "at": at})
     push_op(data=frame).execute(context())
-    got = landed(emulator).sort_by("id")
+    got = landed(emulator)
     assert got.column("name").to_pylist() == ["a", None, "ç"]
     assert got.column("at").to_pylist()[:2] == [dt.datetime(2024, 1, 1, 9), dt.datetime(2024, 1, 2, 10)]  # UTC
 
@@ -390,52 +338,10 @@ def test_user_schema_override_is_sent(emulator):
     assert {"columnName": "s", "columnType": "STRING", "fieldLength": 400} in job.raw["tableSchema"]["columns"]
 
 
-ROWS = [
-    (1, 'quote " comma , semicolon ; newline\nend', 1.5),
-    (2, "Ünïcödé ✓ 😀", None),
-    (3, None, -0.25),
-    (4, "", 1e-7),
-]
-
-
-def _source(kind: str, tmp_path, monkeypatch) -> dict:
-    ids, texts, amounts = (list(column) for column in zip(*ROWS, strict=True))
-    table = pa.table(
-        {
-            "id": pa.array(ids, pa.int64()),
-            "text": pa.array(texts, pa.string()),
-            "amount": pa.array(amounts, pa.float64()),
-        }
-    )
-    if kind == "parquet_file":
-        pq.write_table(table, tmp_path / "t.parquet")
-        return {"source_path": str(tmp_path / "t.parquet")}
-    if kind == "csv_file":
-        pacsv.write_csv(table, tmp_path / "t.csv")
-        return {
-            "source_path": str(tmp_path / "t.csv"),
-            "csv_options": {"column_types": {"id": "int64", "amount": "double"}},
-        }
-    if kind == "sql":
-        db = sqlite3.connect(tmp_path / "t.db")
-        db.execute("create table t (id integer, text text, amount real)")
-        db.executemany("insert into t values (?, ?, ?)", ROWS)
-        db.commit()
-        db.close()
-        monkeypatch.setenv("AIRFLOW_CONN_T_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "t.db")}))
-        return {"sql": "select id, text, amount from t", "sql_conn_id": "t_db"}
-    if kind == "arrow_table":
-        return {"data": table}
-    if kind == "record_batch_reader":
-        return {"data": pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))}
-    pandas = pytest.importorskip("pandas")
-    return {"data": pandas.DataFrame({"id": ids, "text": texts, "amount": amounts})}
-
-
 @pytest.mark.parametrize("file_type", ["PARQUET", "CSV"])
 @pytest.mark.parametrize("kind", ["parquet_file", "csv_file", "sql", "arrow_table", "record_batch_reader", "pandas"])
 def test_every_source_and_chunk_format_round_trips(emulator, tmp_path, monkeypatch, kind, file_type):
-    push_op(file_type=file_type, **_source(kind, tmp_path, monkeypatch)).execute(context())
-    got = landed(emulator).sort_by("id")
+    push_op(file_type=file_type, **round_trip_source(kind, tmp_path, monkeypatch)).execute(context())
+    got = landed(emulator)
     assert got.column_names == ["id", "text", "amount"]
-    assert [tuple(row.values()) for row in got.to_pylist()] == ROWS
+    assert rows_of(got) == ROUND_TRIP_ROWS

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
 
 
 def test_push_benchmark_smoke(tmp_path):

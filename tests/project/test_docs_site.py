@@ -18,10 +18,10 @@ from airflow_provider_celonis.operators.data_model import CelonisReloadDataModel
 from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator, CelonisIngestFilesOperator
 from airflow_provider_celonis.operators.push import CelonisPushDataOperator
 from airflow_provider_celonis.sensors.celonis import CelonisDataJobSensor, CelonisDataModelLoadSensor
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
 
-ROOT = Path(__file__).resolve().parent.parent
 MKDOCS = os.path.join(os.path.dirname(sys.executable), "mkdocs")
 
 PAGES = {

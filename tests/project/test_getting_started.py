@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from tests.packaging_helpers import ROOT, build_dists, requires_pypi, uv_command
+from tests.helpers import ROOT
+from tests.helpers.packaging import build_dists, requires_pypi, uv_command
+from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.once  # independent of the Airflow version (see conftest)
 
@@ -45,12 +46,6 @@ pip() {
 
 def page_blocks() -> list[str]:
     return TESTED_BLOCK.findall(PAGE.read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_the_page_marks_its_commands():

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging_helpers import ROOT, build_dists, requires_pypi
+from tests.helpers import ROOT
+from tests.helpers.packaging import build_dists, requires_pypi
 
 pytestmark = [requires_pypi, pytest.mark.once]  # the build backend (setuptools >= 77) comes from PyPI or the uv cache
 

@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_celonis.push import parquet_split
-from tests.test_push import mixed_table
+from tests.helpers.push import mixed_table, push_op, same_rows
+from tests.helpers.tasks import context
 
 
 def table(rows: int = 20_000) -> pa.Table:
@@ -75,9 +76,6 @@ def test_not_parquet_is_refused(tmp_path):
 
 
 def test_operator_sends_a_large_file_as_unchanged_parts(emulator, tmp_path):
-    from tests.test_operators_sensors_triggers import context
-    from tests.test_push import push_op, same_rows
-
     source = mixed_table(6000)
     path = tmp_path / "big.parquet"
     pq.write_table(source, path, row_group_size=500, use_deprecated_int96_timestamps=True)  # as Data Push takes
@@ -91,9 +89,6 @@ def test_operator_sends_a_large_file_as_unchanged_parts(emulator, tmp_path):
 def test_non_nullable_columns_and_mixed_decimals_across_files(emulator, tmp_path):
     """A file with required columns is still sent unchanged; a second file with wider decimals makes the
     first one recast to the common type, and every value lands."""
-    from tests.test_operators_sensors_triggers import context
-    from tests.test_push import push_op
-
     strict = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("d", pa.decimal128(5, 2))])
     pq.write_table(
         pa.table({"id": [1, 2], "d": [decimal.Decimal("1.50"), None]}, schema=strict), tmp_path / "a.parquet"

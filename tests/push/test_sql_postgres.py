@@ -1,10 +1,8 @@
-"""The SQL source against a real PostgreSQL server (the ``postgres`` fixture): every type round-trips exactly
+"""The SQL source against a real PostgreSQL server (the ``pg`` fixture): every type round-trips exactly
 through ADBC and through the DB-API fallback, parameters are bound, the fallback streams, errors are clear."""
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
 import logging
 
@@ -14,133 +12,18 @@ import pytest
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.sql import choose_route, postgres_uri, sql_batches
-from tests.conftest import POOL
-from tests.test_operators_sensors_triggers import context
-from tests.test_push import push_op
+from tests.helpers.emulator import POOL
+from tests.helpers.postgres import EVERY_TYPE_ROWS, TEXT, expected_rows, expected_table
+from tests.helpers.push import as_pushed, landed, push_op
+from tests.helpers.tasks import context
 
 pytest.importorskip("airflow.providers.postgres")
 pytest.importorskip("adbc_driver_postgresql")
-
-ROWS = 3000
-UTC = dt.UTC
-TEXT = 'Größe ✓ 😀 東京 "q", a;b\nline'
-TABLE_DDL = """
-create table if not exists every_type (
-    id integer primary key, big bigint, small smallint, amount numeric(12, 2), precise numeric(38, 10),
-    loose numeric, ratio double precision, flag boolean, day date, at_time time, at timestamp,
-    at_tz timestamptz, name text, code varchar(20)
-)"""
-
-
-def expected_rows() -> list[tuple]:
-    rows = []
-    for i in range(ROWS):
-
-        def maybe(value, i=i):
-            return None if i % 7 == 3 else value
-
-        rows.append(
-            (
-                i,
-                maybe(i * 3_000_000_000),
-                maybe(i % 30000 - 15000),
-                maybe(decimal.Decimal(f"{i * 13 - 20000}.{i % 100:02d}")),
-                maybe(decimal.Decimal(f"{i}.{i:010d}"[:21]) if i else decimal.Decimal("-0.0000000001")),
-                maybe(decimal.Decimal(f"{i % 50}.{'5' * (i % 4)}0") if i % 4 else decimal.Decimal(i)),
-                maybe(i / 7),
-                maybe(i % 3 == 0),
-                maybe(dt.date(1990, 1, 1) + dt.timedelta(days=i * 11)),
-                maybe(dt.time(i % 24, i % 60, i % 60, i * 37 % 1_000_000)),
-                maybe(dt.datetime(2001, 2, 3, 4, 5, 6, 789012) + dt.timedelta(minutes=i * 97)),
-                maybe(dt.datetime(2024, 3, 31, 0, 30, tzinfo=UTC) + dt.timedelta(seconds=i * 1801, microseconds=i)),
-                maybe(f"{TEXT} {i}" if i % 11 else ""),
-                maybe(f"código-{i}-é"),
-            )
-        )
-    return rows
-
-
-def expected_table(rows: list[tuple]) -> pa.Table:
-    columns = list(zip(*rows, strict=True))
-    loose_scale = max(-v.as_tuple().exponent for v in columns[5] if v is not None)
-    loose_digits = max(len(v.as_tuple().digits) + v.as_tuple().exponent for v in columns[5] if v is not None)
-    types = [
-        pa.int32(),
-        pa.int64(),
-        pa.int16(),
-        pa.decimal128(12, 2),
-        pa.decimal128(38, 10),
-        pa.decimal128(loose_digits + loose_scale, loose_scale),
-        pa.float64(),
-        pa.bool_(),
-        pa.date32(),
-        pa.time64("us"),
-        pa.timestamp("us"),
-        pa.timestamp("us", "UTC"),
-        pa.string(),
-        pa.string(),
-    ]
-    names = [
-        "id",
-        "big",
-        "small",
-        "amount",
-        "precise",
-        "loose",
-        "ratio",
-        "flag",
-        "day",
-        "at_time",
-        "at",
-        "at_tz",
-        "name",
-        "code",
-    ]
-    return pa.table([pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names)
-
-
-def kept_by_data_push(table: pa.Table) -> pa.Table:
-    """What Data Push keeps of a table: zoned timestamps as their UTC wall time (INT96 carries no zone)."""
-    columns = [
-        c.cast(pa.timestamp("us", "UTC")).cast(pa.timestamp("us")) if pa.types.is_timestamp(c.type) and c.type.tz else c
-        for c in table.columns
-    ]
-    return pa.table(columns, names=table.column_names)
-
-
-@pytest.fixture(scope="module")
-def pg_conn(postgres) -> str:
-    """The session's PostgreSQL as Airflow connection ``pg_source``, with the every_type table filled."""
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AIRFLOW_CONN_PG_SOURCE", postgres.airflow_connection())
-        connection = PostgresHook(postgres_conn_id="pg_source").get_conn()
-        with connection.cursor() as cursor:
-            cursor.execute(TABLE_DDL)
-            cursor.execute("truncate every_type")
-            cursor.executemany(
-                "insert into every_type values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                expected_rows(),
-            )
-        connection.commit()
-        connection.close()
-    return postgres.airflow_connection()
-
-
-@pytest.fixture
-def pg(pg_conn, monkeypatch) -> str:
-    monkeypatch.setenv("AIRFLOW_CONN_PG_SOURCE", pg_conn)
-    return "pg_source"
 
 
 def logged(caplog, capsys) -> str:
     """What the task logged (Airflow 3 prints task logs through structlog, Airflow 2 through logging)."""
     return caplog.text + capsys.readouterr().out
-
-
-def landed(emulator, table: str = "pushed") -> pa.Table:
-    return emulator.arrow_table(table).sort_by("id")
 
 
 @pytest.mark.parametrize("reader", ["adbc", "dbapi"])
@@ -149,8 +32,8 @@ def test_every_type_round_trips_exactly(emulator, pg, reader, caplog, capsys):
         summary = push_op(
             sql="select * from every_type order by id", sql_conn_id=pg, sql_reader=reader, sql_batch_rows=700
         ).execute(context())
-    assert summary["rows"] == ROWS
-    got, expected = landed(emulator), kept_by_data_push(expected_table(expected_rows()))
+    assert summary["rows"] == EVERY_TYPE_ROWS
+    got, expected = landed(emulator), as_pushed(expected_table(expected_rows()))
     assert got.schema.names == expected.schema.names
     for name in expected.schema.names:
         assert got.column(name).type == expected.column(name).type, name
@@ -158,12 +41,12 @@ def test_every_type_round_trips_exactly(emulator, pg, reader, caplog, capsys):
     route = "through ADBC" if reader == "adbc" else "DB-API rows (psycopg"
     text = logged(caplog, capsys)
     assert route in text
-    assert f"Source read: {ROWS:,} rows" in text  # the progress line
+    assert f"Source read: {EVERY_TYPE_ROWS:,} rows" in text  # the progress line
     job = CelonisHook().list_push_jobs(POOL)[0]
     schema = {c["columnName"]: c for c in job.raw["tableSchema"]["columns"]}
     assert schema["amount"]["columnType"] == "FLOAT" and schema["amount"]["decimals"] == 2
     assert schema["amount"]["fieldLength"] == 12
-    assert schema["name"]["fieldLength"] == max(len(f"{TEXT} {i}".encode()) for i in range(ROWS))
+    assert schema["name"]["fieldLength"] == max(len(f"{TEXT} {i}".encode()) for i in range(EVERY_TYPE_ROWS))
 
 
 def test_auto_reads_postgres_through_adbc(emulator, pg, caplog, capsys):

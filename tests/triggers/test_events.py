@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.triggers.events import CelonisDataJobEventTrigger, CelonisDataModelLoadEventTrigger
-from tests.conftest import DATA_JOB, DATA_MODEL, FAILING_DATA_MODEL, POOL
+from tests.helpers.emulator import DATA_JOB, DATA_MODEL, FAILING_DATA_MODEL, POOL
 
 POLL = 0.1
 
