@@ -8,7 +8,7 @@ For each size (rows of ~10 mixed-type columns) it runs, each in a fresh process 
 - ``operator_parquet``: CelonisPushDataOperator with ``source_path`` = the parquet file;
 - ``operator_sql``: CelonisPushDataOperator with ``sql`` over the same rows in SQLite;
 
-and against the same rows in a PostgreSQL server the benchmark starts itself (``tests/servers.py``, as the
+and against the same rows in a PostgreSQL server the benchmark starts itself (``tests/helpers/servers.py``, as the
 tests do; skipped with a note when PostgreSQL is not installed):
 
 - ``pg_source_limit``: the query fetched as Arrow through ADBC and dropped: the fastest any client reads it;

@@ -18,7 +18,7 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     echo "WARNING: could not install chromium (see /tmp/celonis-chromium-install.log); the browser test will be skipped"
   fi
 fi
-# The SQL source tests start their own PostgreSQL server (tests/servers.py) from Debian's postgresql.
+# The SQL source tests start their own PostgreSQL server (tests/helpers/servers.py) from Debian's postgresql.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "=== installing Debian's postgresql for the SQL source tests ==="
   sudo_cmd=""

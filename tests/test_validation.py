@@ -1,5 +1,5 @@
 """One test per class of bad input: every operator and sensor names the bad value and the fix, and sends
-nothing to Celonis. (Push and ingestion parameters: tests/test_push.py, tests/test_ingest.py.)"""
+nothing to Celonis. (Push and ingestion parameters: tests/operators/test_push.py, tests/operators/test_ingest.py.)"""
 
 from __future__ import annotations
 

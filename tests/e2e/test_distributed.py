@@ -1,6 +1,6 @@
 """A real distributed Airflow 3 deployment against the emulator: CeleryExecutor, Redis, PostgreSQL.
 
-Started here, stopped at the end (also on failure): PostgreSQL (metadata DB, ``tests.servers``), Redis (the
+Started here, stopped at the end (also on failure): PostgreSQL (metadata DB, ``tests.helpers.servers``), Redis (the
 Celery broker), the emulator as a subprocess (a team push limit of 3 submits per second), and Airflow's
 api-server, scheduler, dag-processor, triggerer and two Celery workers. The DAGs (written below): 12 push
 DAGs through the ``celonis_push`` Airflow pool, 6 deferrable reloads of slow data models, and a DAG run by an

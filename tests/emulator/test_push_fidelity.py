@@ -1,5 +1,6 @@
 """The emulator as the evidence describes Celonis: Java date patterns, seed switches (no HTTP needed for the
-parser; the switches are exercised over HTTP in test_push.py, test_push_submit.py and test_ingest.py)."""
+parser; the switches are exercised over HTTP in tests/operators/test_push.py, tests/push/test_submit.py and
+tests/operators/test_ingest.py)."""
 
 from __future__ import annotations
 
