@@ -78,9 +78,9 @@ class RetryPolicy:
         return idempotent or not sent
 
     def backoff(self, attempt: int) -> float:
-        """Exponential wait before attempt ``attempt + 1``, with up to 25% jitter, capped."""
+        """Exponential wait before attempt ``attempt + 1``, with up to 25% jitter; never over ``max_delay``."""
         delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return delay * (1 + random.uniform(0, 0.25)) if delay else 0.0
+        return min(self.max_delay, delay * (1 + random.uniform(0, 0.25))) if delay else 0.0
 
     def wait_for_response(self, headers: Mapping[str, str], attempt: int) -> float:
         """How long to wait after a retryable response: the server's word if it gave one, else backoff."""

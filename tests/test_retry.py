@@ -91,8 +91,9 @@ def test_should_retry_error(sent, idempotent, attempt, retry):
         (1.0, 60.0, 2, 2.0, 2.5),
         (1.0, 60.0, 3, 4.0, 5.0),
         (1.0, 60.0, 6, 32.0, 40.0),
-        (1.0, 60.0, 7, 60.0, 75.0),  # capped at max_delay, then jitter on top (wait_for_response caps again)
-        (0.5, 3.0, 4, 3.0, 3.75),
+        (1.0, 60.0, 7, 60.0, 60.0),  # capped at max_delay, jitter included: never longer than asked
+        (0.5, 3.0, 4, 3.0, 3.0),
+        (0.5, 3.0, 3, 2.0, 2.5),  # below the cap: the full quarter
         (0.0, 60.0, 3, 0.0, 0.0),  # no delay asked for: no jitter either
     ],
 )
