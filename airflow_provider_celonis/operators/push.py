@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis import assets
@@ -177,8 +178,8 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             )
         return tracker.table_schema(self.table_name, keys, self.table_schema, open_ended=not final)
 
-    def _stream(self, spool_dir: str) -> ChunkStream:
-        """The source read into chunk files in a thread of its own (``push.pipeline``)."""
+    def _open_source(self, spool_dir: str) -> ChunkStream:
+        """Preparing: start reading the source into chunk files in ``spool_dir``, in a thread (``push.pipeline``)."""
         file_type = PushFileType.parse(self.file_type)
         spool = ChunkSpool(
             spool_dir,
@@ -195,70 +196,24 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         ).start()
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
-        """Read the source into chunks, create the push job, upload chunks as they come, execute."""
-        hook = self.hook
-        context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
-        push_type = PushType.parse(self.push_type)
-        file_type = PushFileType.parse(self.file_type)
-        keys = list(self.keys or [])
+        """Prepare, fill and submit the push job; a new job and a new read when uploads were left unclear.
+
+        Preparing: ``execute`` has checked the parameters (``_validate``) and resolved ``pool_name``
+        (``resolve_names``) before this runs; ``_open_source`` starts reading the source. Filling:
+        ``_fill_job`` creates the job once the schema is committed and uploads the chunks. Submitting:
+        ``_submit_job``. A failure before the job ran deletes it, so no half-filled job is executed later.
+        """
+        context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=self.hook.data_pool_url(self.pool_id))
         deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         began = time.monotonic()
-        for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+        job_attempt = 0
+        while True:
+            job_attempt += 1
             with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool_dir:
-                stream = self._stream(spool_dir)
+                stream = self._open_source(spool_dir)
                 try:
-                    items = stream.items(idle_seconds=IDLE_SECONDS)
-                    committed = next(item for item in items if item is not None)
-                    assert isinstance(committed, Committed)
-                    table_schema = committed.info
-                    if committed.final:
-                        self.log.info(
-                            "Read the whole source (%d rows, %d chunk(s)) before creating the push job: "
-                            "its schema is final.",
-                            committed.rows,
-                            stream.spool.count,
-                        )
-                        if committed.rows == 0 and push_type is PushType.DELTA:
-                            self.log.info(
-                                "The source has no rows: a DELTA push of nothing changes nothing; no job created."
-                            )
-                            return None, {
-                                "pool_id": self.pool_id,
-                                "push_job_id": None,
-                                "table_name": self.table_name,
-                                "rows": 0,
-                                "chunks": 0,
-                                "bytes": 0,
-                                "skipped": True,
-                            }
-                    else:
-                        self.log.info(
-                            "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
-                            "is fixed from its first %d rows, string columns declared at the largest length "
-                            "Celonis takes.",
-                            self.max_spooled_chunks,
-                            committed.rows,
-                        )
-                    job = hook.create_push_job(
-                        self.pool_id,
-                        self.table_name,
-                        push_type=push_type,
-                        file_type=file_type,
-                        connection_id=self.connection_id,
-                        keys=keys or None,
-                        table_schema=table_schema,
-                        csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
-                        upsert_strategy=self.upsert_strategy,
-                    )
-                    self._push_job_id = job.id
-                    self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
-                    uploaded_at = time.monotonic()
-                    uploader = ChunkUploader(
-                        hook, self.pool_id, job.id, self.max_concurrent_uploads, self.log, file_type.value
-                    )
-                    uploader.upload_stream(_chunks(items), on_stored=stream.done)
-                    upload_seconds = time.monotonic() - uploaded_at
-                    _check_declared(stream.spool.tracker, table_schema)
+                    filled = self._fill_job(stream)
+                    break
                 except UnclearUpload as exc:
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
@@ -267,50 +222,121 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                             f"Could not tell which chunks Celonis stored ({exc}); nothing was "
                             "pushed (the job was deleted). An Airflow retry starts over."
                         ) from None
-                    continue
                 except BaseException:
                     self._discard_job("the push failed before the job ran")
                     raise
                 finally:
                     stream.close()
                     self.peak_spooled_chunks = max(self.peak_spooled_chunks, stream.slots.peak)
-                break
+        if filled is None:
+            return None, {
+                "pool_id": self.pool_id,
+                "push_job_id": None,
+                "table_name": self.table_name,
+                "rows": 0,
+                "chunks": 0,
+                "bytes": 0,
+                "skipped": True,
+            }
         try:
-            self._execute(job.id, deadline)
+            self._submit_job(filled.job_id, deadline)
         except BaseException:
             self._discard_job("the push failed before the job ran")
             raise
-        spool = stream.spool
-        unchanged = uploader.unchanged
+        return self._pushed(filled, time.monotonic() - began)
+
+    def _fill_job(self, stream: ChunkStream) -> _FilledJob | None:
+        """Filling: create the push job once the stream committed the schema, then upload every chunk into it.
+
+        None when there is nothing to push (a DELTA push of no rows): no job is created.
+        """
+        items = stream.items(idle_seconds=IDLE_SECONDS)
+        committed = next(item for item in items if item is not None)
+        assert isinstance(committed, Committed)
+        table_schema = committed.info
+        if committed.final:
+            self.log.info(
+                "Read the whole source (%d rows, %d chunk(s)) before creating the push job: its schema is final.",
+                committed.rows,
+                stream.spool.count,
+            )
+            if committed.rows == 0 and PushType.parse(self.push_type) is PushType.DELTA:
+                self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job created.")
+                return None
+        else:
+            self.log.info(
+                "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
+                "is fixed from its first %d rows, string columns declared at the largest length "
+                "Celonis takes.",
+                self.max_spooled_chunks,
+                committed.rows,
+            )
+        job_id = self._create_job(table_schema)
+        uploaded_at = time.monotonic()
+        uploader = ChunkUploader(
+            self.hook,
+            self.pool_id,
+            job_id,
+            self.max_concurrent_uploads,
+            self.log,
+            PushFileType.parse(self.file_type).value,
+        )
+        uploader.upload_stream(_chunks(items), on_stored=stream.done)
+        upload_seconds = time.monotonic() - uploaded_at
+        _check_declared(stream.spool.tracker, table_schema)
+        return _FilledJob(job_id, stream.spool, uploader.unchanged, upload_seconds)
+
+    def _create_job(self, table_schema: dict[str, Any]) -> str:
+        """Create the push job with the committed table schema; its id is kept so a failure can delete it."""
+        push_type = PushType.parse(self.push_type)
+        file_type = PushFileType.parse(self.file_type)
+        job = self.hook.create_push_job(
+            self.pool_id,
+            self.table_name,
+            push_type=push_type,
+            file_type=file_type,
+            connection_id=self.connection_id,
+            keys=list(self.keys or []) or None,
+            table_schema=table_schema,
+            csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
+            upsert_strategy=self.upsert_strategy,
+        )
+        self._push_job_id = job.id
+        self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
+        return job.id
+
+    def _submit_job(self, job_id: str, deadline: float) -> None:
+        """Submitting: execute the filled job exactly once (``push.submit``); 409s and unclear answers read it first."""
+        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
+        self._executed = True
+
+    def _pushed(self, filled: _FilledJob, seconds: float) -> tuple[PushJobWatch, dict[str, Any]]:
+        """Log what was pushed; the watch that follows the executed job, and the summary fields."""
+        spool = filled.spool
         self.log.info(
             "Pushed %d rows in %d chunk(s), %.1f MB (%d sent unchanged), in %.1f s, uploads %.1f MB/s; "
             "executed push job %s.",
             spool.rows,
             spool.count,
             spool.size / 1e6,
-            unchanged,
-            time.monotonic() - began,
-            spool.size / 1e6 / max(upload_seconds, 1e-9),
-            job.id,
+            filled.unchanged,
+            seconds,
+            spool.size / 1e6 / max(filled.upload_seconds, 1e-9),
+            filled.job_id,
         )
-        watch = PushJobWatch(pool_id=self.pool_id, push_job_id=job.id, table_name=self.table_name)
+        watch = PushJobWatch(pool_id=self.pool_id, push_job_id=filled.job_id, table_name=self.table_name)
         return watch, {
             "pool_id": self.pool_id,
-            "push_job_id": job.id,
+            "push_job_id": filled.job_id,
             "table_name": self.table_name,
-            "push_type": push_type.value,
-            "file_type": file_type.value,
+            "push_type": PushType.parse(self.push_type).value,
+            "file_type": PushFileType.parse(self.file_type).value,
             "rows": spool.rows,
             "chunks": spool.count,
-            "chunks_sent_unchanged": unchanged,
+            "chunks_sent_unchanged": filled.unchanged,
             "bytes": spool.size,
-            "upload_seconds": round(upload_seconds, 3),
+            "upload_seconds": round(filled.upload_seconds, 3),
         }
-
-    def _execute(self, job_id: str, deadline: float) -> None:
-        """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
-        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
-        self._executed = True
 
     # --- waiting and cleanup ----------------------------------------------------------------------
 
@@ -361,6 +387,16 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         """Killed while spooling, uploading or waiting: delete or cancel the job."""
         if self.cancel_on_kill:
             self._discard_job("task killed")
+
+
+@dataclass(frozen=True)
+class _FilledJob:
+    """A push job with every chunk stored in it, not yet executed (what the submitting step needs)."""
+
+    job_id: str
+    spool: ChunkSpool  # the chunk files written: rows, count and bytes for the summary
+    unchanged: int  # chunks that were parquet source row groups sent as they were
+    upload_seconds: float
 
 
 def _chunks(items: Iterable[Committed | Chunk | None]) -> Iterator[Chunk | None]:
