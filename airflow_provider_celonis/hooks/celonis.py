@@ -577,19 +577,20 @@ class CelonisHook(BaseHook):
         *,
         file_name: str | None = None,
         client: Any = None,
-        multipart_threshold: int = 64 * 1024 * 1024,
+        multipart_threshold: int | None = None,
     ) -> str:
         """Upload one parquet file to ``s3://continuous/connection/<connectionId>/<table>/<file>``.
 
-        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key. The
-        endpoint takes uncompressed parquet only: a compressed file fails here, before any request (S3
-        would accept it and Celonis's processing would then drop it); ``CelonisIngestFilesOperator``
-        re-encodes such files.
+        The operators' uploader (``push.ingestion.ObjectUploader``) sends it: a file above
+        ``multipart_threshold`` bytes (default 64 MiB) goes up as a multipart upload, or as one PutObject
+        when the endpoint refuses multipart. Returns the object key. The endpoint takes uncompressed parquet
+        only: a compressed file fails here, before any request (S3 would accept it and Celonis's processing
+        would then drop it); ``CelonisIngestFilesOperator`` re-encodes such files.
         """
         import pyarrow.parquet as pq
-        from boto3.s3.transfer import TransferConfig
 
         from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
+        from airflow_provider_celonis.push.ingestion import DEFAULT_MULTIPART_BYTES, ObjectUploader
 
         try:
             mismatch = INGESTION_PARQUET.mismatch(pq.read_metadata(os.fspath(local_path)))
@@ -603,18 +604,16 @@ class CelonisHook(BaseHook):
                 "which re-encodes it. Nothing was uploaded."
             )
 
-        key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
-        s3 = client or self.get_ingestion_client()
-        transfer = TransferConfig(
-            multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold, max_concurrency=4
+        uploader = ObjectUploader(
+            client or self.get_ingestion_client(),
+            connection_id,
+            table,
+            concurrency=1,  # one file; its parts go up one after another
+            multipart_threshold=DEFAULT_MULTIPART_BYTES if multipart_threshold is None else multipart_threshold,
+            log=log,
         )
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
-        except (Boto3Error, BotoCoreError, ClientError) as exc:  # a missing local file raises as it is
-            raise _ingestion_error(exc, key) from None
+        key = uploader.key(file_name or os.path.basename(os.fspath(local_path)))
+        uploader.put(os.fspath(local_path), key)  # S3 failures become CelonisApiError (``_ingestion_error``)
         return key
 
     # --- Celonis UI links -----------------------------------------------------------------------
