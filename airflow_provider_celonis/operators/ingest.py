@@ -47,9 +47,10 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
     ``primary_keys`` and ``age_column`` are checked: in every source file's columns, else in the first batch.
     The API has no status to wait for: the task ends when every object is uploaded.
 
-    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
-    ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
-    ``CelonisPushDataOperator`` (``operators._source.SourceParameters``).
+    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``, ``csv_options``,
+    ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
+    [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters], shared with
+    ``CelonisPushDataOperator``.
 
     :param connection_id: the data connection's id (Data Integration > the connection's URL). Templated.
     :param table_name: the target table configured on that connection. Templated.
@@ -265,6 +266,12 @@ class CelonisIngestFilesOperator(CelonisIngestDataOperator):
     """``CelonisIngestDataOperator`` for files: ``source_path`` is required (parquet, CSV, gzip CSV, JSON lines).
 
     Kept for DAGs written before ``CelonisIngestDataOperator`` took every source; it behaves the same.
+
+    :param source_path: the files (a path, a glob or a list of them), required here; read as the
+        ``source_path`` of [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters].
+        Templated.
+
+    The other parameters are those of ``CelonisIngestDataOperator`` except ``sql`` and ``data``.
     """
 
     def __init__(self, *, source_path: str | Sequence[str], **kwargs: Any) -> None:

@@ -55,12 +55,11 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     execution) or cancelled (after), so no half-pushed job is ever executed later. Nested columns (struct,
     list) fail before any request: Data Push tables are flat (``CelonisIngestDataOperator`` takes them).
 
-    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
-    ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
-    ``operators._source.SourceParameters``, shared with ``CelonisIngestDataOperator``.
+    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``, ``csv_options``,
+    ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
+    [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters], shared with
+    ``CelonisIngestDataOperator``.
 
-    :param pool_id: the data pool id. Templated.
-    :param pool_name: or the data pool's name as shown in Celonis (one lookup before anything is read). Templated.
     :param table_name: the target table in the pool. Templated.
     :param push_type: ``REPLACE`` (the table becomes the data) or ``DELTA`` (upsert by ``keys``, append without).
     :param keys: primary key columns for a DELTA upsert. Templated.
@@ -80,9 +79,10 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/<table>`` with rows,
         chunks, the push job id and its status (default True; see docs/scheduling-on-celonis-data.md).
 
-    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``deferrable``, …)
-    mean what they mean for ``CelonisReloadDataModelOperator``. Returns (and pushes to XCom) a summary
-    with the push job id, status, chunks, rows, bytes and duration.
+    The other parameters (``pool_id`` or ``pool_name``, ``celonis_conn_id``, ``wait_for_completion``,
+    ``poll_interval``, ``timeout``, ``deferrable``, …) are those of
+    [CelonisWaitingOperator][airflow_provider_celonis.operators._waiting.CelonisWaitingOperator]. Returns (and
+    pushes to XCom) a summary with the push job id, status, chunks, rows, bytes and duration.
     """
 
     template_fields: Sequence[str] = (

@@ -48,7 +48,26 @@ def _moment(value: Any) -> dt.datetime | None:
         ) from None
 
 
-class _CelonisSensor(BaseSensorOperator):
+class CelonisBaseSensor(BaseSensorOperator):
+    """Base class of the sensors: the pool, the moment, the connection and the retry settings (not used directly).
+
+    :param pool_id: the data pool id (from the Celonis UI URL). Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup, once per sensor instance). Templated.
+    :param finished_after: only work that ended at or after this moment counts: a datetime, an ISO string
+        (e.g. ``"{{ data_interval_end }}"``) or epoch milliseconds; ``None``: the latest, whenever it ended.
+        Templated.
+    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
+    :param unknown_status_timeout: seconds LOST_CONNECTION or an unknown status is tolerated before failing,
+        in every mode (default 900).
+    :param api_retry_limit: attempts per Celonis call for transient failures, also in the triggerer (default 6).
+    :param api_retry_delay: the first backoff wait in seconds, doubling per attempt (default 1).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param limbo_timeout: the old name of ``unknown_status_timeout``, still accepted with a deprecation warning.
+
+    Plus the ``BaseSensorOperator`` parameters (``poke_interval``, default 60 s here, ``timeout``, ``mode``,
+    ``soft_fail``).
+    """
+
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "finished_after")
 
     def __init__(
@@ -194,21 +213,18 @@ def _first_poke(context: Context) -> float | None:
     return first.timestamp() if first else None
 
 
-class CelonisDataModelLoadSensor(_CelonisSensor):
+class CelonisDataModelLoadSensor(CelonisBaseSensor):
     """Wait until the last load of a data model finished successfully at or after ``finished_after``.
 
-    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
-    :param data_model_id: the process data model id (or ``data_model_name``, one lookup). Templated.
-    :param finished_after: only a load that ended at or after this moment counts, e.g.
-        ``"{{ data_interval_end }}"``; ``None``: the last load, whenever it ended. Templated.
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param data_model_id: the process data model id. Templated.
+    :param data_model_name: or the data model's name as shown in Celonis (one lookup). Templated.
 
-    Plus the ``BaseSensorOperator`` parameters (``poke_interval`` default 60 s, ``timeout``, ``mode``,
-    ``soft_fail``).
+    The other parameters (``pool_id`` or ``pool_name``, ``finished_after``: a load that ended at or after it,
+    ``celonis_conn_id``, ``deferrable``, …) are those of
+    [CelonisBaseSensor][airflow_provider_celonis.sensors.celonis.CelonisBaseSensor].
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id", "data_model_name")
+    template_fields: Sequence[str] = (*CelonisBaseSensor.template_fields, "data_model_id", "data_model_name")
     id_field = "data_model_id"
     name_field = "data_model_name"
 
@@ -233,17 +249,18 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
         )
 
 
-class CelonisDataJobSensor(_CelonisSensor):
+class CelonisDataJobSensor(CelonisBaseSensor):
     """Wait until the latest execution of a data job ended successfully (at or after ``finished_after``).
 
-    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
-    :param data_job_id: the data job id (or ``data_job_name``, one lookup). Templated.
-    :param finished_after: only an execution that ended at or after this moment counts. Templated.
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param data_job_id: the data job id. Templated.
+    :param data_job_name: or the data job's name as shown in Celonis (one lookup). Templated.
+
+    The other parameters (``pool_id`` or ``pool_name``, ``finished_after``: an execution that ended at or after it,
+    ``celonis_conn_id``, ``deferrable``, …) are those of
+    [CelonisBaseSensor][airflow_provider_celonis.sensors.celonis.CelonisBaseSensor].
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id", "data_job_name")
+    template_fields: Sequence[str] = (*CelonisBaseSensor.template_fields, "data_job_id", "data_job_name")
     id_field = "data_job_id"
     name_field = "data_job_name"
 
