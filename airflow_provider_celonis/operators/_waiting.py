@@ -17,10 +17,13 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 from airflow_provider_celonis.discovery import one_of, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
+    DEFAULT_UNKNOWN_STATUS_TIMEOUT,
     OUTCOME_OF_EVENT,
+    UNCLEAR_START_POLL_SECONDS,
     UNCLEAR_START_SETTLE_SECONDS,
     WaitClock,
     WaitOutcome,
@@ -35,11 +38,10 @@ if TYPE_CHECKING:
 
 # XCom key of the Celonis ids a task works on, pushed before any wait so they are there even on failure.
 XCOM_CELONIS_IDS = "celonis_ids"
+# Status reads 30 s apart: a load or a data job runs minutes to hours, and the API budget is shared by the team.
 DEFAULT_POLL_INTERVAL = 30.0
+# 6 h: longer than a data model load or a data job normally runs, so only work that hangs is cancelled.
 DEFAULT_TIMEOUT = 6 * 3600.0
-# How long LOST_CONNECTION, an unknown status or work Celonis does not show is waited on: 15 min, long
-# enough for a slow registration or a short Celonis hiccup, short against the 6 h default timeout.
-DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 
 
 class CelonisWaitingOperator(BaseOperator):
@@ -82,8 +84,8 @@ class CelonisWaitingOperator(BaseOperator):
         timeout: float = DEFAULT_TIMEOUT,
         unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
         cancel_on_kill: bool = True,
-        api_retry_limit: int = 6,
-        api_retry_delay: float = 1.0,
+        api_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        api_retry_delay: float = DEFAULT_RETRY_DELAY,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         limbo_timeout: float | None = None,
         **kwargs: Any,
@@ -298,5 +300,5 @@ class CelonisStartOperator(CelonisWaitingOperator):
             attempts=self.api_retry_limit,
             log=self.log,
             settle_seconds=self.start_check_seconds,
-            poll_seconds=min(1.0, self.poll_interval),
+            poll_seconds=min(UNCLEAR_START_POLL_SECONDS, self.poll_interval),
         )

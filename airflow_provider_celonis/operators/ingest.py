@@ -25,11 +25,13 @@ from airflow_provider_celonis.push.pipeline import (
     validate_max_spooled_chunks,
 )
 from airflow_provider_celonis.push.sources import CsvReadOptions, file_columns
-from airflow_provider_celonis.validation import require_text
+from airflow_provider_celonis.validation import DEFAULT_CONCURRENT_UPLOADS, require_concurrent_uploads, require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+# Objects of at most 128 MiB by default: twice the multipart threshold (``DEFAULT_MULTIPART_BYTES``), so a
+# full object goes up in parts; peak spool disk is (max_spooled_chunks + 1) times this.
 DEFAULT_OBJECT_BYTES = 128 * 1024 * 1024
 _UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -95,7 +97,7 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         region: str | None = None,
         file_name_prefix: str | None = None,
         object_size_bytes: int = DEFAULT_OBJECT_BYTES,
-        max_concurrent_uploads: int = 2,
+        max_concurrent_uploads: int = DEFAULT_CONCURRENT_UPLOADS,
         max_spooled_chunks: int = DEFAULT_MAX_SPOOLED_CHUNKS,
         multipart_threshold_bytes: int = DEFAULT_MULTIPART_BYTES,
         spool_dir: str | None = None,
@@ -146,14 +148,7 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
                 f"object_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES}, not "
                 f"{self.object_size_bytes!r}; the default is {DEFAULT_OBJECT_BYTES}."
             )
-        if (
-            isinstance(self.max_concurrent_uploads, bool)
-            or not isinstance(self.max_concurrent_uploads, int)
-            or not 1 <= self.max_concurrent_uploads <= 16
-        ):
-            raise ValueError(
-                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
-            )
+        require_concurrent_uploads(self.max_concurrent_uploads)
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- checks before any upload ---------------------------------------------------------------

@@ -31,13 +31,15 @@ from airflow_provider_celonis.push.pipeline import (
 from airflow_provider_celonis.push.schema import SchemaTracker
 from airflow_provider_celonis.push.submit import submit_push_job
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
-from airflow_provider_celonis.validation import require_text
+from airflow_provider_celonis.validation import DEFAULT_CONCURRENT_UPLOADS, require_concurrent_uploads, require_text
 from airflow_provider_celonis.waiting import PushJobWatch
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 UPSERT_STRATEGIES = ("UPSERT_WITH_UNCHANGED_METADATA", "UPSERT_WITH_NULLIFICATION")
+# When the chunk list cannot tell which unclear uploads were stored, the job is deleted and the source read
+# again into a new job, once: a second unclear job fails the task (an Airflow retry starts over).
 MAX_JOB_ATTEMPTS = 2
 IDLE_SECONDS = 0.2  # how often the uploader looks for unclear uploads to settle while no chunk is ready
 
@@ -109,7 +111,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         connection_id: str | None = None,
         parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
-        max_concurrent_uploads: int = 2,
+        max_concurrent_uploads: int = DEFAULT_CONCURRENT_UPLOADS,
         max_spooled_chunks: int = DEFAULT_MAX_SPOOLED_CHUNKS,
         spool_dir: str | None = None,
         emit_asset: bool = True,
@@ -159,10 +161,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             )
         validate_chunk_size(self.chunk_size_bytes)
         parse_timestamps(self.parquet_timestamps)
-        if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
-            raise ValueError(
-                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
-            )
+        require_concurrent_uploads(self.max_concurrent_uploads)
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- the push -------------------------------------------------------------------------------

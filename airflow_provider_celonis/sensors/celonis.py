@@ -19,9 +19,11 @@ from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, reso
 from airflow_provider_celonis.exceptions import CelonisParameterError, CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import parse_timestamp
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
+    DEFAULT_UNKNOWN_STATUS_TIMEOUT,
     OUTCOME_OF_EVENT,
     DataJobExecutionWatch,
     DataModelLoadWatch,
@@ -34,6 +36,11 @@ from airflow_provider_celonis.waiting import (
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+
+# A poke a minute (pinned here; Airflow 3.3's default is also 60 s): the sensors watch loads and data jobs
+# that run minutes to hours, and every poke is a Celonis API call from the team's shared budget.
+DEFAULT_POKE_INTERVAL = 60.0
 
 
 def _moment(value: Any) -> dt.datetime | None:
@@ -77,14 +84,14 @@ class CelonisBaseSensor(BaseSensorOperator):
         pool_name: str | None = None,
         finished_after: str | dt.datetime | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
-        unknown_status_timeout: float = 900.0,
-        api_retry_limit: int = 6,
-        api_retry_delay: float = 1.0,
+        unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
+        api_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        api_retry_delay: float = DEFAULT_RETRY_DELAY,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         limbo_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", 60)
+        kwargs.setdefault("poke_interval", DEFAULT_POKE_INTERVAL)
         super().__init__(**kwargs)
         self.pool_id = pool_id
         self.pool_name = pool_name
