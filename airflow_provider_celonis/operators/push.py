@@ -195,7 +195,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         ).start()
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
-        """Prepare, fill and submit the push job; a new job and a new read when uploads were left unclear.
+        """Prepare, fill and submit the push job: the three steps below, in order.
 
         Preparing: ``execute`` has checked the parameters (``_validate``) and resolved ``pool_name``
         (``resolve_names``) before this runs; ``_open_source`` starts reading the source. Filling:
@@ -205,14 +205,33 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=self.hook.data_pool_url(self.pool_id))
         deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         began = time.monotonic()
+        filled = self._fill_job()
+        if filled is None:
+            return None, {
+                "pool_id": self.pool_id,
+                "push_job_id": None,
+                "table_name": self.table_name,
+                "rows": 0,
+                "chunks": 0,
+                "bytes": 0,
+                "skipped": True,
+            }
+        self._submit_job(filled.job_id, deadline)
+        return self._pushed(filled, time.monotonic() - began)
+
+    def _fill_job(self) -> _FilledJob | None:
+        """Filling: read the source into a new push job; once more with a new job if uploads were left unclear.
+
+        None when there is nothing to push (a DELTA push of no rows): no job is created. A failure deletes
+        the job, so it can never be executed half-filled.
+        """
         job_attempt = 0
         while True:
             job_attempt += 1
             with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool_dir:
                 stream = self._open_source(spool_dir)
                 try:
-                    filled = self._fill_job(stream)
-                    break
+                    return self._fill_from(stream)
                 except UnclearUpload as exc:
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
@@ -227,28 +246,9 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                 finally:
                     stream.close()
                     self.peak_spooled_chunks = max(self.peak_spooled_chunks, stream.slots.peak)
-        if filled is None:
-            return None, {
-                "pool_id": self.pool_id,
-                "push_job_id": None,
-                "table_name": self.table_name,
-                "rows": 0,
-                "chunks": 0,
-                "bytes": 0,
-                "skipped": True,
-            }
-        try:
-            self._submit_job(filled.job_id, deadline)
-        except BaseException:
-            self._discard_job("the push failed before the job ran")
-            raise
-        return self._pushed(filled, time.monotonic() - began)
 
-    def _fill_job(self, stream: ChunkStream) -> _FilledJob | None:
-        """Filling: create the push job once the stream committed the schema, then upload every chunk into it.
-
-        None when there is nothing to push (a DELTA push of no rows): no job is created.
-        """
+    def _fill_from(self, stream: ChunkStream) -> _FilledJob | None:
+        """One filling attempt: create the push job once ``stream`` committed the schema, upload every chunk."""
         items = stream.items(idle_seconds=IDLE_SECONDS)
         committed = next(item for item in items if item is not None)
         assert isinstance(committed, Committed)
@@ -305,8 +305,15 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         return job.id
 
     def _submit_job(self, job_id: str, deadline: float) -> None:
-        """Submitting: execute the filled job exactly once (``push.submit``); 409s and unclear answers read it first."""
-        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
+        """Submitting: execute the filled job exactly once (``push.submit``); 409s and unclear answers read it first.
+
+        A failure here deletes the job (``_discard_job``), so it is never left to be executed later.
+        """
+        try:
+            submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
+        except BaseException:
+            self._discard_job("the push failed before the job ran")
+            raise
         self._executed = True
 
     def _pushed(self, filled: _FilledJob, seconds: float) -> tuple[PushJobWatch, dict[str, Any]]:
