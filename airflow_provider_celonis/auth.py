@@ -26,6 +26,9 @@ from airflow_provider_celonis.exceptions import CelonisAuthError
 # Refresh a token this many seconds before Celonis says it expires.
 TOKEN_REFRESH_MARGIN_SECONDS = 60.0
 TOKEN_REQUEST_TIMEOUT_SECONDS = 30.0
+# A token's lifetime when the token answer has no usable ``expires_in``: the 899 s Celonis answers
+# (docs example and Celonis's client, see the API contract).
+DEFAULT_TOKEN_LIFETIME_SECONDS = 899.0
 
 
 def mask(value: str) -> None:
@@ -102,9 +105,9 @@ class OAuthTokenProvider:
         value = str(body["access_token"])
         mask(value)
         try:
-            lifetime = float(body.get("expires_in", 899))
+            lifetime = float(body.get("expires_in", DEFAULT_TOKEN_LIFETIME_SECONDS))
         except (TypeError, ValueError):
-            lifetime = 899.0
+            lifetime = DEFAULT_TOKEN_LIFETIME_SECONDS
         self._token = _Token(value=value, expires_at=started + lifetime)
         return value
 

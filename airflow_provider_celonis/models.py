@@ -47,7 +47,7 @@ class LoadStatus(_TolerantEnum):
 
     @property
     def is_success(self) -> bool:
-        """Whether the load ended successfully; WARNING counts, see ``WarningPolicy``."""
+        """Whether the load ended successfully; WARNING counts (an operator's ``fail_on_warning`` can fail it)."""
         return self in (LoadStatus.SUCCESS, LoadStatus.WARNING)
 
     @property
@@ -395,10 +395,15 @@ def choose_last_load(last: DataModelLoad | None, history: LoadHistory) -> DataMo
     return history.current or history.last_successful or last
 
 
+# A failed execution's reason names at most this many failed tasks: each costs a log request, and the
+# message stays short enough to read in a task log line.
+MAX_FAILED_TASKS_REPORTED = 3
+
+
 def failure_text(failed_tasks: list[tuple[str, list[ExecutionLogMessage]]]) -> str:
-    """Celonis's reason for a failed execution: each failed task with its ERROR lines (the first 3 tasks)."""
+    """Celonis's reason for a failed execution: each failed task with its ERROR lines (the first few tasks)."""
     parts = []
-    for name, messages in failed_tasks[:3]:
+    for name, messages in failed_tasks[:MAX_FAILED_TASKS_REPORTED]:
         lines = [m.text for m in messages if m.text and m.level.upper() in ("", "ERROR")] or [
             m.text for m in messages if m.text
         ][-1:]

@@ -19,6 +19,16 @@ from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterEr
 
 REFUSED_BEFORE_ACTING = frozenset({429, 503})
 
+# The retry defaults of every hook, operator, sensor and trigger (``retry_limit`` / ``api_retry_limit``, …):
+# 6 attempts wait 1, 2, 4, 8 and 16 s between them (plus jitter), so about half a minute of Celonis trouble
+# is ridden out before a call fails; no single wait is longer than a minute, even when Celonis asks for
+# longer (the call is then tried again after that minute).
+DEFAULT_RETRY_LIMIT = 6
+DEFAULT_RETRY_DELAY = 1.0
+MAX_RETRY_WAIT = 60.0
+# Up to 25% is added to each backoff wait at random, so tasks that failed together do not retry together.
+MAX_JITTER = 0.25
+
 
 class ServerAskedToWait(CelonisError):
     """Celonis refused a request and named how long to wait (``Retry-After`` / ``x-ratelimit-reset``).
@@ -53,9 +63,9 @@ def may_have_acted(status_code: int | None) -> bool:
 class RetryPolicy:
     """Exponential backoff with jitter, honouring ``Retry-After`` and ``x-ratelimit-reset``, capped."""
 
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 60.0
+    max_attempts: int = DEFAULT_RETRY_LIMIT
+    base_delay: float = DEFAULT_RETRY_DELAY
+    max_delay: float = MAX_RETRY_WAIT
     # True: a wait the server asks for is not slept here but raised as ``ServerAskedToWait``.
     defer_advised_waits: bool = False
 
@@ -80,7 +90,7 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Exponential wait before attempt ``attempt + 1``, with up to 25% jitter; never over ``max_delay``."""
         delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return min(self.max_delay, delay * (1 + random.uniform(0, 0.25))) if delay else 0.0
+        return min(self.max_delay, delay * (1 + random.uniform(0, MAX_JITTER))) if delay else 0.0
 
     def wait_for_response(self, headers: Mapping[str, str], attempt: int) -> float:
         """How long to wait after a retryable response: the server's word if it gave one, else backoff."""

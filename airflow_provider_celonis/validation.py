@@ -7,6 +7,12 @@ from typing import Any
 
 from airflow_provider_celonis.exceptions import CelonisParameterError
 
+# Uploads at once (Data Push chunks, ingestion objects). Several chunks of one push job at once is a [guess]
+# (Celonis's own client uploads one by one; docs/api-assumptions.md), so the default overlaps only two; at
+# most 16, so a typo cannot open hundreds of connections to Celonis.
+DEFAULT_CONCURRENT_UPLOADS = 2
+MAX_CONCURRENT_UPLOADS = 16
+
 
 def require_text(name: str, value: Any, hint: str) -> None:
     """A non-blank id or name, else ``ValueError("<name> is empty: <hint>")``."""
@@ -18,6 +24,14 @@ def require_positive_seconds(name: str, value: Any) -> None:
     """A positive number of seconds."""
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise CelonisParameterError(f"{name} must be a positive number of seconds, not {value!r}.")
+
+
+def require_concurrent_uploads(value: Any) -> None:
+    """``max_concurrent_uploads``: a whole number from 1 to ``MAX_CONCURRENT_UPLOADS``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENT_UPLOADS:
+        raise CelonisParameterError(
+            f"max_concurrent_uploads must be an integer from 1 to {MAX_CONCURRENT_UPLOADS}, not {value!r}."
+        )
 
 
 def renamed_parameter(old_name: str, old_value: Any, new_name: str, new_value: Any) -> Any:

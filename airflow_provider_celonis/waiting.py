@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 # How many of a data job's newest executions one status read looks at to find the one being waited for.
 EXECUTION_WINDOW = 10
+# How long LOST_CONNECTION, an unknown status or work Celonis does not show is waited on (operators, sensors,
+# triggers): 15 min, long enough for a slow registration or a short Celonis hiccup, short against the 6 h
+# default timeout of the operators.
+DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 
 
 class WaitOutcome(StrEnum):
@@ -444,6 +448,8 @@ def validated_event(event: Any) -> dict[str, Any]:
 # After a start call failed without a clear answer (no answer, a 5xx), how long to look for the work it may
 # have started before starting again [guess]: Celonis registers a new load or execution asynchronously.
 UNCLEAR_START_SETTLE_SECONDS = 20.0
+# How often to look during that time: once a second finds the work soon after it shows, in at most 20 reads.
+UNCLEAR_START_POLL_SECONDS = 1.0
 
 
 def start_once(
@@ -453,7 +459,7 @@ def start_once(
     attempts: int,
     log: logging.Logger | Any,
     settle_seconds: float = UNCLEAR_START_SETTLE_SECONDS,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = UNCLEAR_START_POLL_SECONDS,
 ) -> bool:
     """Start work that must not run twice; returns whether an unclear start turned out to have started it.
 

@@ -22,7 +22,7 @@ from requests.adapters import HTTPAdapter
 from airflow_provider_celonis import endpoints
 from airflow_provider_celonis.auth import CelonisAuth
 from airflow_provider_celonis.connection_form import ui_field_behaviour
-from airflow_provider_celonis.connection_settings import CelonisConnectionSettings
+from airflow_provider_celonis.connection_settings import DEFAULT_TIMEOUT_SECONDS, CelonisConnectionSettings
 from airflow_provider_celonis.endpoints import Endpoint
 from airflow_provider_celonis.exceptions import (
     CelonisApiError,
@@ -34,6 +34,7 @@ from airflow_provider_celonis.exceptions import (
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.hooks._multipart import MultipartFileBody
 from airflow_provider_celonis.models import (
+    MAX_FAILED_TASKS_REPORTED,
     DataJob,
     DataJobMode,
     DataJobSelection,
@@ -60,9 +61,16 @@ from airflow_provider_celonis.models import (
     needs_load_history,
 )
 from airflow_provider_celonis.pacing import wait_for_submission_slot
-from airflow_provider_celonis.retry import RetryPolicy
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, MAX_RETRY_WAIT, RetryPolicy
 
 log = logging.getLogger(__name__)
+
+# Retries are the hook's own (``retry.RetryPolicy``), not urllib3's (``max_retries=0``). The session keeps
+# connection pools for up to 4 hosts (it talks to one: the team's, OAuth tokens included) and up to 8 open
+# connections per host for reuse: the default 2 concurrent uploads plus status reads fit; with more uploads
+# at once (up to 16) urllib3 opens extra connections and closes them after use.
+HTTP_POOL_HOSTS = 4
+HTTP_POOL_CONNECTIONS = 8
 
 
 class CelonisHook(BaseHook):
@@ -83,9 +91,9 @@ class CelonisHook(BaseHook):
         self,
         celonis_conn_id: str = default_conn_name,
         *,
-        retry_limit: int = 6,
-        retry_delay: float = 1.0,
-        max_retry_wait: float = 60.0,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
+        max_retry_wait: float = MAX_RETRY_WAIT,
     ) -> None:
         super().__init__()
         self.celonis_conn_id = celonis_conn_id
@@ -112,7 +120,7 @@ class CelonisHook(BaseHook):
     def session(self) -> requests.Session:
         """A pooled HTTP session with the connection's TLS, proxies and User-Agent."""
         session = requests.Session()
-        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=8)
+        adapter = HTTPAdapter(max_retries=0, pool_connections=HTTP_POOL_HOSTS, pool_maxsize=HTTP_POOL_CONNECTIONS)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = user_agent()
@@ -412,7 +420,7 @@ class CelonisHook(BaseHook):
         return failure_text(
             [
                 (item.name or item.task_id or "?", self.get_execution_log(pool_id, execution_id, item))
-                for item in failed[:3]
+                for item in failed[:MAX_FAILED_TASKS_REPORTED]
             ]
         )
 
@@ -551,8 +559,9 @@ class CelonisHook(BaseHook):
             signature_version="s3v4",
             s3={"addressing_style": "path"},
             retries={"mode": "standard", "max_attempts": self.retry_policy.max_attempts},
-            connect_timeout=self.settings.timeout or 60,
-            read_timeout=self.settings.timeout or 60,
+            # boto3 has no "no timeout": a connection without one (timeout: null) gets the default.
+            connect_timeout=self.settings.timeout or DEFAULT_TIMEOUT_SECONDS,
+            read_timeout=self.settings.timeout or DEFAULT_TIMEOUT_SECONDS,
             # Plain PutObject bodies: whether the gateway takes aws-chunked trailers is unknown [guess].
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
@@ -577,19 +586,20 @@ class CelonisHook(BaseHook):
         *,
         file_name: str | None = None,
         client: Any = None,
-        multipart_threshold: int = 64 * 1024 * 1024,
+        multipart_threshold: int | None = None,
     ) -> str:
         """Upload one parquet file to ``s3://continuous/connection/<connectionId>/<table>/<file>``.
 
-        Files above ``multipart_threshold`` bytes go up as a multipart upload. Returns the object key. The
-        endpoint takes uncompressed parquet only: a compressed file fails here, before any request (S3
-        would accept it and Celonis's processing would then drop it); ``CelonisIngestFilesOperator``
-        re-encodes such files.
+        The operators' uploader (``push.ingestion.ObjectUploader``) sends it: a file above
+        ``multipart_threshold`` bytes (default 64 MiB) goes up as a multipart upload, or as one PutObject
+        when the endpoint refuses multipart. Returns the object key. The endpoint takes uncompressed parquet
+        only: a compressed file fails here, before any request (S3 would accept it and Celonis's processing
+        would then drop it); ``CelonisIngestFilesOperator`` re-encodes such files.
         """
         import pyarrow.parquet as pq
-        from boto3.s3.transfer import TransferConfig
 
         from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
+        from airflow_provider_celonis.push.ingestion import DEFAULT_MULTIPART_BYTES, ObjectUploader
 
         try:
             mismatch = INGESTION_PARQUET.mismatch(pq.read_metadata(os.fspath(local_path)))
@@ -603,18 +613,16 @@ class CelonisHook(BaseHook):
                 "which re-encodes it. Nothing was uploaded."
             )
 
-        key = endpoints.ingestion_key(connection_id, table, file_name or os.path.basename(os.fspath(local_path)))
-        s3 = client or self.get_ingestion_client()
-        transfer = TransferConfig(
-            multipart_threshold=multipart_threshold, multipart_chunksize=multipart_threshold, max_concurrency=4
+        uploader = ObjectUploader(
+            client or self.get_ingestion_client(),
+            connection_id,
+            table,
+            concurrency=1,  # one file; its parts go up one after another
+            multipart_threshold=DEFAULT_MULTIPART_BYTES if multipart_threshold is None else multipart_threshold,
+            log=log,
         )
-        from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            s3.upload_file(os.fspath(local_path), endpoints.INGESTION_BUCKET, key, Config=transfer)
-        except (Boto3Error, BotoCoreError, ClientError) as exc:  # a missing local file raises as it is
-            raise _ingestion_error(exc, key) from None
+        key = uploader.key(file_name or os.path.basename(os.fspath(local_path)))
+        uploader.put(os.fspath(local_path), key)  # S3 failures become CelonisApiError (``_ingestion_error``)
         return key
 
     # --- Celonis UI links -----------------------------------------------------------------------

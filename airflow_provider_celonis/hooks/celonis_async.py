@@ -21,6 +21,7 @@ from airflow_provider_celonis.endpoints import Endpoint
 from airflow_provider_celonis.exceptions import CelonisApiError
 from airflow_provider_celonis.hooks._http import RequestAttempts, parse_json, user_agent
 from airflow_provider_celonis.models import (
+    MAX_FAILED_TASKS_REPORTED,
     DataJob,
     DataModelLoad,
     ExecutionLog,
@@ -33,7 +34,7 @@ from airflow_provider_celonis.models import (
     log_detail_params,
     needs_load_history,
 )
-from airflow_provider_celonis.retry import RetryPolicy
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT, MAX_RETRY_WAIT, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,9 @@ class CelonisAsyncHook:
         self,
         celonis_conn_id: str = default_conn_name,
         *,
-        retry_limit: int = 6,
-        retry_delay: float = 1.0,
-        max_retry_wait: float = 60.0,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
+        max_retry_wait: float = MAX_RETRY_WAIT,
     ) -> None:
         self.celonis_conn_id = celonis_conn_id
         self.retry_policy = RetryPolicy(max_attempts=retry_limit, base_delay=retry_delay, max_delay=max_retry_wait)
@@ -152,7 +153,7 @@ class CelonisAsyncHook:
             )
         )
         failed = []
-        for item in [item for item in items if item.status.is_failure][:3]:
+        for item in [item for item in items if item.status.is_failure][:MAX_FAILED_TASKS_REPORTED]:
             raw = parse_json(
                 await self._request(
                     endpoints.execution_log_messages(pool_id), params=log_detail_params(execution_id, item, ("ERROR",))

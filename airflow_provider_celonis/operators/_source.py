@@ -27,7 +27,12 @@ from airflow_provider_celonis.push.sources import (
 )
 
 SOURCE_TEMPLATE_FIELDS = ("source_path", "sql", "sql_conn_id", "sql_parameters")
-SOURCE_PARAMETERS_DOC = """Give exactly one source:
+
+
+class SourceParameters:
+    """Mixin: the source parameters of an operator, checked before any request and read as Arrow parts.
+
+    Give exactly one of ``source_path``, ``sql`` and ``data``.
 
     :param source_path: a local path or glob (or a list of them) of parquet, CSV, gzip CSV or JSON lines
         (``.jsonl``/``.ndjson``, gzip by ``.gz``) files. Templated.
@@ -39,14 +44,10 @@ SOURCE_PARAMETERS_DOC = """Give exactly one source:
         ``encoding``, ``null_values``, ``column_types`` (without it every column is text, exactly as written).
     :param sql_conn_id: the Airflow connection ``sql`` runs on. Templated.
     :param sql_parameters: parameters bound to ``sql``. Templated.
-    :param sql_batch_rows: rows fetched from the cursor at a time.
+    :param sql_batch_rows: rows fetched from the cursor at a time (default 50,000).
     :param sql_reader: how ``sql`` is read: ``auto`` (ADBC when a driver is installed for the connection's
         database, else DB-API), ``adbc`` or ``dbapi`` (see ``push.sql``).
-"""
-
-
-class SourceParameters:
-    """Mixin: the source parameters of an operator, checked before any request and read as Arrow parts."""
+    """
 
     def __init__(
         self,

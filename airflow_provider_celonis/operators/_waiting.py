@@ -17,10 +17,13 @@ from airflow.providers.common.compat.sdk import BaseOperator, conf
 from airflow_provider_celonis.discovery import one_of, resolve_pool_id
 from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterError, CelonisRemoteFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
+    DEFAULT_UNKNOWN_STATUS_TIMEOUT,
     OUTCOME_OF_EVENT,
+    UNCLEAR_START_POLL_SECONDS,
     UNCLEAR_START_SETTLE_SECONDS,
     WaitClock,
     WaitOutcome,
@@ -35,15 +38,34 @@ if TYPE_CHECKING:
 
 # XCom key of the Celonis ids a task works on, pushed before any wait so they are there even on failure.
 XCOM_CELONIS_IDS = "celonis_ids"
+# Status reads 30 s apart: a load or a data job runs minutes to hours, and the API budget is shared by the team.
 DEFAULT_POLL_INTERVAL = 30.0
+# 6 h: longer than a data model load or a data job normally runs, so only work that hangs is cancelled.
 DEFAULT_TIMEOUT = 6 * 3600.0
-# How long LOST_CONNECTION, an unknown status or work Celonis does not show is waited on: 15 min, long
-# enough for a slow registration or a short Celonis hiccup, short against the 6 h default timeout.
-DEFAULT_UNKNOWN_STATUS_TIMEOUT = 900.0
 
 
 class CelonisWaitingOperator(BaseOperator):
-    """Base class: start remote work in Celonis and wait for it (not used directly)."""
+    """Base class: start remote work in Celonis and wait for it (not used directly).
+
+    Its parameters are those of every operator that waits (reload, data job, push); the operators' own
+    docstrings document only what they add.
+
+    :param pool_id: the data pool id (from the Celonis UI URL ``…/integration/ui/pools/<poolId>/``). Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup before anything starts; an
+        unknown name fails listing near matches, an ambiguous one listing the ids). Templated.
+    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
+    :param wait_for_completion: wait for the work to end (default True); False: return once it started.
+    :param poll_interval: seconds between status reads (default 30; the API budget is shared).
+    :param timeout: seconds to wait before cancelling the work and failing (default 6 hours).
+    :param unknown_status_timeout: seconds LOST_CONNECTION, an unknown status, or work Celonis does not (or
+        no longer) show is tolerated before failing (default 900).
+    :param cancel_on_kill: cancel the work when the task is killed or times out (default True).
+    :param api_retry_limit: attempts per Celonis call for transient failures (5xx, 429, network), at least 1
+        (default 6).
+    :param api_retry_delay: the first backoff wait in seconds, doubling per attempt (default 1).
+    :param deferrable: wait in the triggerer, holding no worker slot (default ``[operators] default_deferrable``).
+    :param limbo_timeout: the old name of ``unknown_status_timeout``, still accepted with a deprecation warning.
+    """
 
     fail_on_warning = False  # only work that can end with WARNING (a data model load) offers the choice
 
@@ -62,8 +84,8 @@ class CelonisWaitingOperator(BaseOperator):
         timeout: float = DEFAULT_TIMEOUT,
         unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
         cancel_on_kill: bool = True,
-        api_retry_limit: int = 6,
-        api_retry_delay: float = 1.0,
+        api_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        api_retry_delay: float = DEFAULT_RETRY_DELAY,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         limbo_timeout: float | None = None,
         **kwargs: Any,
@@ -241,7 +263,17 @@ class CelonisWaitingOperator(BaseOperator):
 
 
 class CelonisStartOperator(CelonisWaitingOperator):
-    """Base class of the operators that start a load or a data job: re-attach, WARNING policy, safe starts."""
+    """Base class of the operators that start a load or a data job: re-attach, WARNING policy, safe starts.
+
+    :param reattach: if the work (a load of this data model, an execution of this data job) is already
+        running, wait for it instead of starting another (default True; this makes an Airflow retry safe).
+    :param fail_on_warning: fail when the work ends with WARNING (default False: succeed, log a warning).
+    :param start_check_seconds: after a start that got no clear answer (no answer, a 5xx), how long to look
+        for the work it may have started before starting again (default 20; a start is never repeated blindly).
+
+    The other parameters are those of
+    [CelonisWaitingOperator][airflow_provider_celonis.operators._waiting.CelonisWaitingOperator].
+    """
 
     def __init__(
         self,
@@ -268,5 +300,5 @@ class CelonisStartOperator(CelonisWaitingOperator):
             attempts=self.api_retry_limit,
             log=self.log,
             settle_seconds=self.start_check_seconds,
-            poll_seconds=min(1.0, self.poll_interval),
+            poll_seconds=min(UNCLEAR_START_POLL_SECONDS, self.poll_interval),
         )

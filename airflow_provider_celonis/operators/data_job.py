@@ -28,8 +28,6 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
     waits for the first one after it (read from the execution items, never from the job's ``timeStamp``).
     It fails on FAIL, CANCEL or SKIPPED with Celonis's reason, read from the failed tasks' log.
 
-    :param pool_id: the data pool id. Templated.
-    :param pool_name: or the data pool's name as shown in Celonis (one lookup before the start). Templated.
     :param data_job_id: the data job id (``jobId`` in the data job's Celonis UI URL). Templated.
     :param data_job_name: or the data job's name (one lookup; an unknown or ambiguous name fails listing
         near matches or the ids). Templated.
@@ -39,11 +37,11 @@ class CelonisRunDataJobOperator(CelonisStartOperator):
     :param transformations: run only these transformation tasks (names or ids); ``None``: all. Templated.
     :param data_models: run only these data model loads of the job (data model names or ids;
         ``{"data_model": name, "tables": [...]}``); ``None``: all. Templated.
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
 
-    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``unknown_status_timeout``,
-    ``reattach``, ``cancel_on_kill``, ``deferrable``) mean what they mean for
-    ``CelonisReloadDataModelOperator``.
+    The other parameters (``pool_id`` or ``pool_name``, ``celonis_conn_id``, the waiting parameters, ``reattach``,
+    ``start_check_seconds``, …) are those of
+    [CelonisStartOperator][airflow_provider_celonis.operators._waiting.CelonisStartOperator] and
+    [CelonisWaitingOperator][airflow_provider_celonis.operators._waiting.CelonisWaitingOperator].
     """
 
     template_fields: Sequence[str] = (

@@ -28,8 +28,6 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
     The wait follows the load this task started (never the previous one), holds no worker slot when
     ``deferrable=True``, and fails with Celonis's status and message when the load fails.
 
-    :param pool_id: the data pool id (from the Celonis UI URL). Templated.
-    :param pool_name: or the data pool's name as shown in Celonis (one lookup before the start). Templated.
     :param data_model_id: the process data model id. Templated.
     :param data_model_name: or the data model's name (one lookup; an unknown or ambiguous name fails
         listing near matches or the ids). Templated.
@@ -37,19 +35,13 @@ class CelonisReloadDataModelOperator(CelonisStartOperator):
         (names are resolved first; an unknown name fails before anything starts). Templated.
     :param from_cache: reload from Celonis's cache instead of the data pool (``fullReload=false``): quicker,
         for when only the data model's configuration changed (default False).
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
-    :param wait_for_completion: wait for the load to end (default True).
-    :param poll_interval: seconds between status reads (default 30; the API budget is shared).
-    :param timeout: seconds to wait before cancelling the load and failing (default 6 hours).
-    :param unknown_status_timeout: seconds LOST_CONNECTION, an unknown status, or a load Celonis does not
-        (or no longer) show is tolerated before failing (default 900; ``limbo_timeout`` is the old name).
-    :param fail_on_warning: fail when the load ends with WARNING (default False: succeed, log a warning).
-    :param reattach: if a load of this model is already running, wait for it instead of starting
-        another (default True; this is what makes an Airflow retry safe).
-    :param cancel_on_kill: cancel the load when the task is killed or times out (default True).
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/data_models/<id>`` with the
         load id and status (default True; see docs/scheduling-on-celonis-data.md).
+
+    The other parameters (``pool_id`` or ``pool_name``, ``celonis_conn_id``, the waiting parameters, ``reattach``,
+    ``fail_on_warning``, …) are those of
+    [CelonisStartOperator][airflow_provider_celonis.operators._waiting.CelonisStartOperator] and
+    [CelonisWaitingOperator][airflow_provider_celonis.operators._waiting.CelonisWaitingOperator].
     """
 
     template_fields: Sequence[str] = (

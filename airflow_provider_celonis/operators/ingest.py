@@ -25,11 +25,13 @@ from airflow_provider_celonis.push.pipeline import (
     validate_max_spooled_chunks,
 )
 from airflow_provider_celonis.push.sources import CsvReadOptions, file_columns
-from airflow_provider_celonis.validation import require_text
+from airflow_provider_celonis.validation import DEFAULT_CONCURRENT_UPLOADS, require_concurrent_uploads, require_text
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+# Objects of at most 128 MiB by default: twice the multipart threshold (``DEFAULT_MULTIPART_BYTES``), so a
+# full object goes up in parts; peak spool disk is (max_spooled_chunks + 1) times this.
 DEFAULT_OBJECT_BYTES = 128 * 1024 * 1024
 _UNSAFE_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -47,9 +49,10 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
     ``primary_keys`` and ``age_column`` are checked: in every source file's columns, else in the first batch.
     The API has no status to wait for: the task ends when every object is uploaded.
 
-    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
-    ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
-    ``CelonisPushDataOperator`` (``operators._source.SourceParameters``).
+    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``, ``csv_options``,
+    ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
+    [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters], shared with
+    ``CelonisPushDataOperator``.
 
     :param connection_id: the data connection's id (Data Integration > the connection's URL). Templated.
     :param table_name: the target table configured on that connection. Templated.
@@ -94,7 +97,7 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         region: str | None = None,
         file_name_prefix: str | None = None,
         object_size_bytes: int = DEFAULT_OBJECT_BYTES,
-        max_concurrent_uploads: int = 2,
+        max_concurrent_uploads: int = DEFAULT_CONCURRENT_UPLOADS,
         max_spooled_chunks: int = DEFAULT_MAX_SPOOLED_CHUNKS,
         multipart_threshold_bytes: int = DEFAULT_MULTIPART_BYTES,
         spool_dir: str | None = None,
@@ -145,14 +148,7 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
                 f"object_size_bytes must be an integer from {MIN_CHUNK_BYTES} to {MAX_CHUNK_BYTES}, not "
                 f"{self.object_size_bytes!r}; the default is {DEFAULT_OBJECT_BYTES}."
             )
-        if (
-            isinstance(self.max_concurrent_uploads, bool)
-            or not isinstance(self.max_concurrent_uploads, int)
-            or not 1 <= self.max_concurrent_uploads <= 16
-        ):
-            raise ValueError(
-                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
-            )
+        require_concurrent_uploads(self.max_concurrent_uploads)
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- checks before any upload ---------------------------------------------------------------
@@ -265,6 +261,12 @@ class CelonisIngestFilesOperator(CelonisIngestDataOperator):
     """``CelonisIngestDataOperator`` for files: ``source_path`` is required (parquet, CSV, gzip CSV, JSON lines).
 
     Kept for DAGs written before ``CelonisIngestDataOperator`` took every source; it behaves the same.
+
+    :param source_path: the files (a path, a glob or a list of them), required here; read as the
+        ``source_path`` of [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters].
+        Templated.
+
+    The other parameters are those of ``CelonisIngestDataOperator`` except ``sql`` and ``data``.
     """
 
     def __init__(self, *, source_path: str | Sequence[str], **kwargs: Any) -> None:

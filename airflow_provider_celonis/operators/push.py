@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_celonis import assets
@@ -30,13 +31,15 @@ from airflow_provider_celonis.push.pipeline import (
 from airflow_provider_celonis.push.schema import SchemaTracker
 from airflow_provider_celonis.push.submit import submit_push_job
 from airflow_provider_celonis.push.upload import ChunkUploader, UnclearUpload
-from airflow_provider_celonis.validation import require_text
+from airflow_provider_celonis.validation import DEFAULT_CONCURRENT_UPLOADS, require_concurrent_uploads, require_text
 from airflow_provider_celonis.waiting import PushJobWatch
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 UPSERT_STRATEGIES = ("UPSERT_WITH_UNCHANGED_METADATA", "UPSERT_WITH_NULLIFICATION")
+# When the chunk list cannot tell which unclear uploads were stored, the job is deleted and the source read
+# again into a new job, once: a second unclear job fails the task (an Airflow retry starts over).
 MAX_JOB_ATTEMPTS = 2
 IDLE_SECONDS = 0.2  # how often the uploader looks for unclear uploads to settle while no chunk is ready
 
@@ -54,12 +57,11 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     execution) or cancelled (after), so no half-pushed job is ever executed later. Nested columns (struct,
     list) fail before any request: Data Push tables are flat (``CelonisIngestDataOperator`` takes them).
 
-    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
-    ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
-    ``operators._source.SourceParameters``, shared with ``CelonisIngestDataOperator``.
+    The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``, ``csv_options``,
+    ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
+    [SourceParameters][airflow_provider_celonis.operators._source.SourceParameters], shared with
+    ``CelonisIngestDataOperator``.
 
-    :param pool_id: the data pool id. Templated.
-    :param pool_name: or the data pool's name as shown in Celonis (one lookup before anything is read). Templated.
     :param table_name: the target table in the pool. Templated.
     :param push_type: ``REPLACE`` (the table becomes the data) or ``DELTA`` (upsert by ``keys``, append without).
     :param keys: primary key columns for a DELTA upsert. Templated.
@@ -79,9 +81,10 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     :param emit_asset: on success, emit an asset event for ``celonis://<team>/<pool>/<table>`` with rows,
         chunks, the push job id and its status (default True; see docs/scheduling-on-celonis-data.md).
 
-    The waiting parameters (``wait_for_completion``, ``poll_interval``, ``timeout``, ``deferrable``, …)
-    mean what they mean for ``CelonisReloadDataModelOperator``. Returns (and pushes to XCom) a summary
-    with the push job id, status, chunks, rows, bytes and duration.
+    The other parameters (``pool_id`` or ``pool_name``, ``celonis_conn_id``, ``wait_for_completion``,
+    ``poll_interval``, ``timeout``, ``deferrable``, …) are those of
+    [CelonisWaitingOperator][airflow_provider_celonis.operators._waiting.CelonisWaitingOperator]. Returns (and
+    pushes to XCom) a summary with the push job id, status, chunks, rows, bytes and duration.
     """
 
     template_fields: Sequence[str] = (
@@ -108,7 +111,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         connection_id: str | None = None,
         parquet_timestamps: str = DATA_PUSH_PARQUET.timestamps,
         chunk_size_bytes: int = DEFAULT_CHUNK_BYTES,
-        max_concurrent_uploads: int = 2,
+        max_concurrent_uploads: int = DEFAULT_CONCURRENT_UPLOADS,
         max_spooled_chunks: int = DEFAULT_MAX_SPOOLED_CHUNKS,
         spool_dir: str | None = None,
         emit_asset: bool = True,
@@ -158,10 +161,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             )
         validate_chunk_size(self.chunk_size_bytes)
         parse_timestamps(self.parquet_timestamps)
-        if not isinstance(self.max_concurrent_uploads, int) or not 1 <= self.max_concurrent_uploads <= 16:
-            raise ValueError(
-                f"max_concurrent_uploads must be an integer from 1 to 16, not {self.max_concurrent_uploads!r}."
-            )
+        require_concurrent_uploads(self.max_concurrent_uploads)
         validate_max_spooled_chunks(self.max_spooled_chunks)
 
     # --- the push -------------------------------------------------------------------------------
@@ -177,8 +177,8 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             )
         return tracker.table_schema(self.table_name, keys, self.table_schema, open_ended=not final)
 
-    def _stream(self, spool_dir: str) -> ChunkStream:
-        """The source read into chunk files in a thread of its own (``push.pipeline``)."""
+    def _open_source(self, spool_dir: str) -> ChunkStream:
+        """Preparing: start reading the source into chunk files in ``spool_dir``, in a thread (``push.pipeline``)."""
         file_type = PushFileType.parse(self.file_type)
         spool = ChunkSpool(
             spool_dir,
@@ -195,70 +195,43 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         ).start()
 
     def start(self, context: Context) -> tuple[PushJobWatch | None, dict[str, Any]]:
-        """Read the source into chunks, create the push job, upload chunks as they come, execute."""
-        hook = self.hook
-        context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=hook.data_pool_url(self.pool_id))
-        push_type = PushType.parse(self.push_type)
-        file_type = PushFileType.parse(self.file_type)
-        keys = list(self.keys or [])
+        """Prepare, fill and submit the push job: the three steps below, in order.
+
+        Preparing: ``execute`` has checked the parameters (``_validate``) and resolved ``pool_name``
+        (``resolve_names``) before this runs; ``_open_source`` starts reading the source. Filling:
+        ``_fill_job`` creates the job once the schema is committed and uploads the chunks. Submitting:
+        ``_submit_job``. A failure before the job ran deletes it, so no half-filled job is executed later.
+        """
+        context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=self.hook.data_pool_url(self.pool_id))
         deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         began = time.monotonic()
-        for job_attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+        filled = self._fill_job()
+        if filled is None:
+            return None, {
+                "pool_id": self.pool_id,
+                "push_job_id": None,
+                "table_name": self.table_name,
+                "rows": 0,
+                "chunks": 0,
+                "bytes": 0,
+                "skipped": True,
+            }
+        self._submit_job(filled.job_id, deadline)
+        return self._pushed(filled, time.monotonic() - began)
+
+    def _fill_job(self) -> _FilledJob | None:
+        """Filling: read the source into a new push job; once more with a new job if uploads were left unclear.
+
+        None when there is nothing to push (a DELTA push of no rows): no job is created. A failure deletes
+        the job, so it can never be executed half-filled.
+        """
+        job_attempt = 0
+        while True:
+            job_attempt += 1
             with tempfile.TemporaryDirectory(prefix="celonis-push-", dir=self.spool_dir) as spool_dir:
-                stream = self._stream(spool_dir)
+                stream = self._open_source(spool_dir)
                 try:
-                    items = stream.items(idle_seconds=IDLE_SECONDS)
-                    committed = next(item for item in items if item is not None)
-                    assert isinstance(committed, Committed)
-                    table_schema = committed.info
-                    if committed.final:
-                        self.log.info(
-                            "Read the whole source (%d rows, %d chunk(s)) before creating the push job: "
-                            "its schema is final.",
-                            committed.rows,
-                            stream.spool.count,
-                        )
-                        if committed.rows == 0 and push_type is PushType.DELTA:
-                            self.log.info(
-                                "The source has no rows: a DELTA push of nothing changes nothing; no job created."
-                            )
-                            return None, {
-                                "pool_id": self.pool_id,
-                                "push_job_id": None,
-                                "table_name": self.table_name,
-                                "rows": 0,
-                                "chunks": 0,
-                                "bytes": 0,
-                                "skipped": True,
-                            }
-                    else:
-                        self.log.info(
-                            "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
-                            "is fixed from its first %d rows, string columns declared at the largest length "
-                            "Celonis takes.",
-                            self.max_spooled_chunks,
-                            committed.rows,
-                        )
-                    job = hook.create_push_job(
-                        self.pool_id,
-                        self.table_name,
-                        push_type=push_type,
-                        file_type=file_type,
-                        connection_id=self.connection_id,
-                        keys=keys or None,
-                        table_schema=table_schema,
-                        csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
-                        upsert_strategy=self.upsert_strategy,
-                    )
-                    self._push_job_id = job.id
-                    self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
-                    uploaded_at = time.monotonic()
-                    uploader = ChunkUploader(
-                        hook, self.pool_id, job.id, self.max_concurrent_uploads, self.log, file_type.value
-                    )
-                    uploader.upload_stream(_chunks(items), on_stored=stream.done)
-                    upload_seconds = time.monotonic() - uploaded_at
-                    _check_declared(stream.spool.tracker, table_schema)
+                    return self._fill_from(stream)
                 except UnclearUpload as exc:
                     self._discard_job(f"{exc}: starting over with a new job")
                     self._push_job_id = None
@@ -267,50 +240,109 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                             f"Could not tell which chunks Celonis stored ({exc}); nothing was "
                             "pushed (the job was deleted). An Airflow retry starts over."
                         ) from None
-                    continue
                 except BaseException:
                     self._discard_job("the push failed before the job ran")
                     raise
                 finally:
                     stream.close()
                     self.peak_spooled_chunks = max(self.peak_spooled_chunks, stream.slots.peak)
-                break
+
+    def _fill_from(self, stream: ChunkStream) -> _FilledJob | None:
+        """One filling attempt: create the push job once ``stream`` committed the schema, upload every chunk."""
+        items = stream.items(idle_seconds=IDLE_SECONDS)
+        committed = next(item for item in items if item is not None)
+        assert isinstance(committed, Committed)
+        table_schema = committed.info
+        if committed.final:
+            self.log.info(
+                "Read the whole source (%d rows, %d chunk(s)) before creating the push job: its schema is final.",
+                committed.rows,
+                stream.spool.count,
+            )
+            if committed.rows == 0 and PushType.parse(self.push_type) is PushType.DELTA:
+                self.log.info("The source has no rows: a DELTA push of nothing changes nothing; no job created.")
+                return None
+        else:
+            self.log.info(
+                "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
+                "is fixed from its first %d rows, string columns declared at the largest length "
+                "Celonis takes.",
+                self.max_spooled_chunks,
+                committed.rows,
+            )
+        job_id = self._create_job(table_schema)
+        uploaded_at = time.monotonic()
+        uploader = ChunkUploader(
+            self.hook,
+            self.pool_id,
+            job_id,
+            self.max_concurrent_uploads,
+            self.log,
+            PushFileType.parse(self.file_type).value,
+        )
+        uploader.upload_stream(_chunks(items), on_stored=stream.done)
+        upload_seconds = time.monotonic() - uploaded_at
+        _check_declared(stream.spool.tracker, table_schema)
+        return _FilledJob(job_id, stream.spool, uploader.unchanged, upload_seconds)
+
+    def _create_job(self, table_schema: dict[str, Any]) -> str:
+        """Create the push job with the committed table schema; its id is kept so a failure can delete it."""
+        push_type = PushType.parse(self.push_type)
+        file_type = PushFileType.parse(self.file_type)
+        job = self.hook.create_push_job(
+            self.pool_id,
+            self.table_name,
+            push_type=push_type,
+            file_type=file_type,
+            connection_id=self.connection_id,
+            keys=list(self.keys or []) or None,
+            table_schema=table_schema,
+            csv_parsing_options=CSV_PARSING_OPTIONS if file_type is PushFileType.CSV else None,
+            upsert_strategy=self.upsert_strategy,
+        )
+        self._push_job_id = job.id
+        self.log.info("Created push job %s (%s into %s).", job.id, push_type.value, self.table_name)
+        return job.id
+
+    def _submit_job(self, job_id: str, deadline: float) -> None:
+        """Submitting: execute the filled job exactly once (``push.submit``); 409s and unclear answers read it first.
+
+        A failure here deletes the job (``_discard_job``), so it is never left to be executed later.
+        """
         try:
-            self._execute(job.id, deadline)
+            submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
         except BaseException:
             self._discard_job("the push failed before the job ran")
             raise
-        spool = stream.spool
-        unchanged = uploader.unchanged
+        self._executed = True
+
+    def _pushed(self, filled: _FilledJob, seconds: float) -> tuple[PushJobWatch, dict[str, Any]]:
+        """Log what was pushed; the watch that follows the executed job, and the summary fields."""
+        spool = filled.spool
         self.log.info(
             "Pushed %d rows in %d chunk(s), %.1f MB (%d sent unchanged), in %.1f s, uploads %.1f MB/s; "
             "executed push job %s.",
             spool.rows,
             spool.count,
             spool.size / 1e6,
-            unchanged,
-            time.monotonic() - began,
-            spool.size / 1e6 / max(upload_seconds, 1e-9),
-            job.id,
+            filled.unchanged,
+            seconds,
+            spool.size / 1e6 / max(filled.upload_seconds, 1e-9),
+            filled.job_id,
         )
-        watch = PushJobWatch(pool_id=self.pool_id, push_job_id=job.id, table_name=self.table_name)
+        watch = PushJobWatch(pool_id=self.pool_id, push_job_id=filled.job_id, table_name=self.table_name)
         return watch, {
             "pool_id": self.pool_id,
-            "push_job_id": job.id,
+            "push_job_id": filled.job_id,
             "table_name": self.table_name,
-            "push_type": push_type.value,
-            "file_type": file_type.value,
+            "push_type": PushType.parse(self.push_type).value,
+            "file_type": PushFileType.parse(self.file_type).value,
             "rows": spool.rows,
             "chunks": spool.count,
-            "chunks_sent_unchanged": unchanged,
+            "chunks_sent_unchanged": filled.unchanged,
             "bytes": spool.size,
-            "upload_seconds": round(upload_seconds, 3),
+            "upload_seconds": round(filled.upload_seconds, 3),
         }
-
-    def _execute(self, job_id: str, deadline: float) -> None:
-        """Submit the job exactly once (``push.submit``): 409s and unclear failures read the job first."""
-        submit_push_job(self.hook, self.pool_id, job_id, deadline, self.log)
-        self._executed = True
 
     # --- waiting and cleanup ----------------------------------------------------------------------
 
@@ -361,6 +393,16 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         """Killed while spooling, uploading or waiting: delete or cancel the job."""
         if self.cancel_on_kill:
             self._discard_job("task killed")
+
+
+@dataclass(frozen=True)
+class _FilledJob:
+    """A push job with every chunk stored in it, not yet executed (what the submitting step needs)."""
+
+    job_id: str
+    spool: ChunkSpool  # the chunk files written: rows, count and bytes for the summary
+    unchanged: int  # chunks that were parquet source row groups sent as they were
+    upload_seconds: float
 
 
 def _chunks(items: Iterable[Committed | Chunk | None]) -> Iterator[Chunk | None]:

@@ -1,11 +1,12 @@
 """Write a push's batches into chunk files of at most ``chunk_size_bytes`` in a local spool directory.
 
-Every batch is normalized (``schema.normalize_batch``) and measured (longest strings) on the way, so
-when the source is exhausted the table schema is known and the push job can be created with it. A
-parquet file that Celonis can take as it is, and that fits in a chunk, is sent unchanged (no
-re-encoding: the push runs at the speed of the upload); a larger one is split at row-group boundaries by
-copying bytes (``parquet_split``). Spooling also means a source that fails
-half-way never leaves a half-filled job in Celonis.
+Every batch is normalized (``schema.normalize_batch``) and measured (longest strings) on the way, so the
+push job's table schema can be derived from what was written (``push.pipeline`` decides when: at the end
+of a source that fits in the spool, else once the spool is full). A parquet file that Celonis can take as
+it is, and that fits in a chunk, is sent unchanged (no re-encoding: the push runs at the speed of the
+upload); a larger one is split at row-group boundaries by copying bytes (``parquet_split``). A source that
+fails half-way never leaves a half-filled job in Celonis: before the schema is committed no job exists,
+after it the push operator deletes the job.
 """
 
 from __future__ import annotations

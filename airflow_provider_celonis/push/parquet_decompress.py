@@ -53,11 +53,17 @@ from airflow_provider_celonis.push.parquet_split import (
 # parquet.thrift CompressionCodec -> pyarrow codec name (the ones pyarrow decompresses as parquet writes them).
 _CODECS = {1: "snappy", 2: "gzip", 4: "brotli", 6: "zstd", 7: "lz4_raw"}
 _UNCOMPRESSED = 0
+# parquet.thrift ids: ColumnMetaData fields (_CM_), PageHeader fields (_PH_), PageType values, DataPageHeaderV2
+# fields (_V2_); and the compact protocol's type id of a false boolean.
 _CM_CODEC, _CM_TOTAL_UNCOMPRESSED = 4, 6
 _PH_TYPE, _PH_UNCOMPRESSED, _PH_COMPRESSED, _PH_CRC, _PH_V2 = 1, 2, 3, 4, 8
-_DATA_PAGE_V2 = 3
+_DICTIONARY_PAGE, _DATA_PAGE_V2 = 2, 3
 _V2_DEF_BYTES, _V2_REP_BYTES, _V2_IS_COMPRESSED = 5, 6, 7
 _BOOL_FALSE = 2
+# A page header is read from a window of 64 KiB (headers are small, but page statistics of long strings
+# can make one larger); one that runs past the window is read again from a window 4 times larger.
+_HEADER_WINDOW_BYTES = 64 * 1024
+_HEADER_WINDOW_GROWTH = 4
 
 
 def _column_metas(metadata: list[list[Any]], group: int) -> list[list[list[Any]]]:
@@ -85,7 +91,7 @@ def _uncompressed_groups(metadata: list[list[Any]], groups: list[RowGroupInfo]) 
 
 def _page_header(source: BinaryIO, offset: int) -> tuple[list[list[Any]], int]:
     """The page header at ``offset`` and its length in bytes."""
-    window = 64 * 1024
+    window = _HEADER_WINDOW_BYTES
     while True:
         source.seek(offset)
         data = source.read(window)
@@ -95,7 +101,7 @@ def _page_header(source: BinaryIO, offset: int) -> tuple[list[list[Any]], int]:
         except (IndexError, SplitError):
             if len(data) < window:
                 raise SplitError("a parquet page header runs past the end of the file") from None
-            window *= 4
+            window *= _HEADER_WINDOW_GROWTH
 
 
 def _copy_column(source: BinaryIO, out: BinaryIO, start: int, length: int, codec: int) -> tuple[int, int | None]:
@@ -122,7 +128,7 @@ def _copy_column(source: BinaryIO, out: BinaryIO, start: int, length: int, codec
             header = _drop(header, (_PH_CRC,))
             _set(header, _PH_COMPRESSED, _I32, len(body))
         page_start = out.tell()
-        if _get(header, _PH_TYPE) == 2:  # DICTIONARY_PAGE
+        if _get(header, _PH_TYPE) == _DICTIONARY_PAGE:
             dictionary_start = page_start
         elif data_start is None:
             data_start = page_start

@@ -19,6 +19,8 @@ from airflow_provider_celonis.exceptions import CelonisApiError, CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.chunks import Chunk
 
+# Rounds of "read the chunk list, resend what was not stored" before the push fails: each resend goes alone,
+# so its answer is clear; three rounds ride out a short fault without looping on a lasting one.
 MAX_RESEND_ROUNDS = 3
 
 

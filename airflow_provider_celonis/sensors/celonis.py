@@ -19,9 +19,11 @@ from airflow_provider_celonis.discovery import one_of, resolve_data_job_id, reso
 from airflow_provider_celonis.exceptions import CelonisParameterError, CelonisSensorFailure
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.models import parse_timestamp
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.triggers.celonis import trigger_for
 from airflow_provider_celonis.validation import renamed_parameter, require_positive_seconds
 from airflow_provider_celonis.waiting import (
+    DEFAULT_UNKNOWN_STATUS_TIMEOUT,
     OUTCOME_OF_EVENT,
     DataJobExecutionWatch,
     DataModelLoadWatch,
@@ -36,6 +38,11 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
+# A poke a minute (pinned here; Airflow 3.3's default is also 60 s): the sensors watch loads and data jobs
+# that run minutes to hours, and every poke is a Celonis API call from the team's shared budget.
+DEFAULT_POKE_INTERVAL = 60.0
+
+
 def _moment(value: Any) -> dt.datetime | None:
     """A templated moment: a datetime, an ISO string (``{{ data_interval_end }}``) or epoch milliseconds."""
     if value is None or value == "":
@@ -48,7 +55,26 @@ def _moment(value: Any) -> dt.datetime | None:
         ) from None
 
 
-class _CelonisSensor(BaseSensorOperator):
+class CelonisBaseSensor(BaseSensorOperator):
+    """Base class of the sensors: the pool, the moment, the connection and the retry settings (not used directly).
+
+    :param pool_id: the data pool id (from the Celonis UI URL). Templated.
+    :param pool_name: or the data pool's name as shown in Celonis (one lookup, once per sensor instance). Templated.
+    :param finished_after: only work that ended at or after this moment counts: a datetime, an ISO string
+        (e.g. ``"{{ data_interval_end }}"``) or epoch milliseconds; ``None``: the latest, whenever it ended.
+        Templated.
+    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
+    :param unknown_status_timeout: seconds LOST_CONNECTION or an unknown status is tolerated before failing,
+        in every mode (default 900).
+    :param api_retry_limit: attempts per Celonis call for transient failures, also in the triggerer (default 6).
+    :param api_retry_delay: the first backoff wait in seconds, doubling per attempt (default 1).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param limbo_timeout: the old name of ``unknown_status_timeout``, still accepted with a deprecation warning.
+
+    Plus the ``BaseSensorOperator`` parameters (``poke_interval``, default 60 s here, ``timeout``, ``mode``,
+    ``soft_fail``).
+    """
+
     template_fields: Sequence[str] = ("celonis_conn_id", "pool_id", "pool_name", "finished_after")
 
     def __init__(
@@ -58,14 +84,14 @@ class _CelonisSensor(BaseSensorOperator):
         pool_name: str | None = None,
         finished_after: str | dt.datetime | None = None,
         celonis_conn_id: str = CelonisHook.default_conn_name,
-        unknown_status_timeout: float = 900.0,
-        api_retry_limit: int = 6,
-        api_retry_delay: float = 1.0,
+        unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
+        api_retry_limit: int = DEFAULT_RETRY_LIMIT,
+        api_retry_delay: float = DEFAULT_RETRY_DELAY,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         limbo_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", 60)
+        kwargs.setdefault("poke_interval", DEFAULT_POKE_INTERVAL)
         super().__init__(**kwargs)
         self.pool_id = pool_id
         self.pool_name = pool_name
@@ -194,21 +220,18 @@ def _first_poke(context: Context) -> float | None:
     return first.timestamp() if first else None
 
 
-class CelonisDataModelLoadSensor(_CelonisSensor):
+class CelonisDataModelLoadSensor(CelonisBaseSensor):
     """Wait until the last load of a data model finished successfully at or after ``finished_after``.
 
-    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
-    :param data_model_id: the process data model id (or ``data_model_name``, one lookup). Templated.
-    :param finished_after: only a load that ended at or after this moment counts, e.g.
-        ``"{{ data_interval_end }}"``; ``None``: the last load, whenever it ended. Templated.
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param data_model_id: the process data model id. Templated.
+    :param data_model_name: or the data model's name as shown in Celonis (one lookup). Templated.
 
-    Plus the ``BaseSensorOperator`` parameters (``poke_interval`` default 60 s, ``timeout``, ``mode``,
-    ``soft_fail``).
+    The other parameters (``pool_id`` or ``pool_name``, ``finished_after``: a load that ended at or after it,
+    ``celonis_conn_id``, ``deferrable``, …) are those of
+    [CelonisBaseSensor][airflow_provider_celonis.sensors.celonis.CelonisBaseSensor].
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_model_id", "data_model_name")
+    template_fields: Sequence[str] = (*CelonisBaseSensor.template_fields, "data_model_id", "data_model_name")
     id_field = "data_model_id"
     name_field = "data_model_name"
 
@@ -233,17 +256,18 @@ class CelonisDataModelLoadSensor(_CelonisSensor):
         )
 
 
-class CelonisDataJobSensor(_CelonisSensor):
+class CelonisDataJobSensor(CelonisBaseSensor):
     """Wait until the latest execution of a data job ended successfully (at or after ``finished_after``).
 
-    :param pool_id: the data pool id (or ``pool_name``: its name in Celonis, one lookup). Templated.
-    :param data_job_id: the data job id (or ``data_job_name``, one lookup). Templated.
-    :param finished_after: only an execution that ended at or after this moment counts. Templated.
-    :param celonis_conn_id: the Airflow connection of type ``celonis``. Templated.
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param data_job_id: the data job id. Templated.
+    :param data_job_name: or the data job's name as shown in Celonis (one lookup). Templated.
+
+    The other parameters (``pool_id`` or ``pool_name``, ``finished_after``: an execution that ended at or after it,
+    ``celonis_conn_id``, ``deferrable``, …) are those of
+    [CelonisBaseSensor][airflow_provider_celonis.sensors.celonis.CelonisBaseSensor].
     """
 
-    template_fields: Sequence[str] = (*_CelonisSensor.template_fields, "data_job_id", "data_job_name")
+    template_fields: Sequence[str] = (*CelonisBaseSensor.template_fields, "data_job_id", "data_job_name")
     id_field = "data_job_id"
     name_field = "data_job_name"
 

@@ -17,7 +17,9 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.waiting import (
+    DEFAULT_UNKNOWN_STATUS_TIMEOUT,
     DataJobExecutionWatch,
     DataModelLoadWatch,
     PushJobWatch,
@@ -38,10 +40,10 @@ class _CelonisWatchTrigger(BaseTrigger):
         watch: dict[str, Any] | None = None,
         pool_id: str | None = None,
         poll_interval: float = 30.0,
-        unknown_status_timeout: float = 900.0,
+        unknown_status_timeout: float = DEFAULT_UNKNOWN_STATUS_TIMEOUT,
         cancel_on_kill: bool = True,
-        retry_limit: int = 6,
-        retry_delay: float = 1.0,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
         summary: dict[str, Any] | None = None,
         **legacy: Any,
     ) -> None:

@@ -28,6 +28,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_celonis.exceptions import CelonisParameterError
 from airflow_provider_celonis.hooks.celonis_async import CelonisAsyncHook
+from airflow_provider_celonis.retry import DEFAULT_RETRY_DELAY, DEFAULT_RETRY_LIMIT
 from airflow_provider_celonis.waiting import (
     EXECUTION_WINDOW,
     DataJobExecutionWatch,
@@ -41,6 +42,8 @@ try:  # Airflow 3: what AssetWatcher accepts
 except ImportError:  # Airflow 2 has no event-driven scheduling; the class still imports
     from airflow.triggers.base import BaseTrigger as BaseEventTrigger  # type: ignore[assignment]
 
+# An event trigger reads Celonis a minute apart: it runs for as long as the DAG is scheduled, and every read
+# is an API call from the team's shared budget.
 DEFAULT_EVENT_POLL_INTERVAL = 60.0
 FIRING_OUTCOMES = {WaitOutcome.SUCCESS: "success", WaitOutcome.WARNING: "warning"}
 ENDED_OUTCOMES = frozenset({WaitOutcome.SUCCESS, WaitOutcome.WARNING, WaitOutcome.FAILED})
@@ -63,8 +66,8 @@ class _CelonisEventTrigger(BaseEventTrigger):
         poll_interval: float = DEFAULT_EVENT_POLL_INTERVAL,
         include_warnings: bool = True,
         not_before: float | None = None,
-        retry_limit: int = 6,
-        retry_delay: float = 1.0,
+        retry_limit: int = DEFAULT_RETRY_LIMIT,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
     ) -> None:
         super().__init__()
         if not isinstance(pool_id, str) or not pool_id.strip():
