@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_celonis.hooks.celonis import CelonisHook
 from airflow_provider_celonis.push.ingestion import MIN_PART_BYTES
-from tests.conftest import CONNECTION
+from tests.helpers.emulator import CONNECTION
 
 ROWS = 300_000  # about 7 MB uncompressed: more than one smallest S3 part (5 MiB)
 
