@@ -247,12 +247,21 @@ def multipart_file(content_type: str, body: bytes, field: str = "file") -> bytes
     if "multipart/form-data" not in content_type or not match:
         raise ApiError(400, "Bad Request", "A chunk must be sent as multipart/form-data with a 'file' part.")
     delimiter = b"--" + match.group(1).encode()
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
+    name = re.compile(rb'name="' + re.escape(field.encode()) + rb'"')
+    # Found by offsets, so a chunk of hundreds of MB is copied once (not split, partitioned and sliced).
+    start = body.find(delimiter)
+    while start != -1:
+        begin = start + len(delimiter)
+        if body.startswith(b"--", begin):
             break
-        head, _, content = part.partition(b"\r\n\r\n")
-        if re.search(rb'name="' + field.encode() + rb'"', head):
-            return content[:-2] if content.endswith(b"\r\n") else content
+        start = body.find(delimiter, begin)
+        end = len(body) if start == -1 else start
+        head_end = body.find(b"\r\n\r\n", begin, end)
+        content = end if head_end == -1 else head_end + 4
+        if name.search(body, begin, end if head_end == -1 else head_end):
+            if end - content >= 2 and body.startswith(b"\r\n", end - 2):
+                end -= 2
+            return body[content:end]
     raise ApiError(400, "Bad Request", f"The multipart body has no part named '{field}'.")
 
 
