@@ -131,31 +131,20 @@ class Fault:
         return self.count > 0 and (self.method is None or self.method == method) and bool(self.path.search(path))
 
 
-@dataclass
-class _ParsedChunk:
-    """A push chunk worked out: its MD5 checksum and, for parquet, its rows or why they cannot be read."""
-
-    checksum: str
-    table: pa.Table | None = None
-    error: str | None = None
-
-
-def _parse_chunk(data: bytes, parquet: bool) -> _ParsedChunk:
-    parsed = _ParsedChunk(hashlib.md5(data).hexdigest())  # noqa: S324 - not security
-    if parquet:
-        try:
-            parsed.table = tables.read_parquet(data)
-        except tables.PushRejected as exc:
-            parsed.error = str(exc)
-    return parsed
+def _parse_chunk(data: bytes) -> pa.Table | str:
+    """A parquet chunk's rows, or why they cannot be read."""
+    try:
+        return tables.read_parquet(data)
+    except tables.PushRejected as exc:
+        return str(exc)
 
 
 def _parsed_table(chunk: dict[str, Any]) -> pa.Table:
     """A parquet chunk's rows (decoded in the background when it arrived); raises as reading it would."""
     parsed = chunk["_parsed"].result()
-    if parsed.table is None:
-        raise tables.PushRejected(parsed.error or "Chunk is not a readable parquet file.")
-    return parsed.table
+    if isinstance(parsed, str):
+        raise tables.PushRejected(parsed)
+    return parsed
 
 
 # One background thread decodes push chunks in the order they arrive (pyarrow releases the GIL meanwhile).
@@ -699,33 +688,31 @@ class EmulatorState:
             return [self._public_job(j) for j in jobs]
 
     def add_chunk(self, pool_id: str, job_id: str, kind: str, data: bytes) -> None:
+        checksum = hashlib.md5(data).hexdigest()  # noqa: S324 - not security; outside the lock (releases the GIL)
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] != "NEW":
                 raise ApiError(
                     409, "Conflict", f"Chunks can only be added to a NEW job; job is {job['status']}.", "JOB_NOT_NEW"
                 )
-            # The checksum and (parquet) the decoded rows are worked out in the background as chunks arrive, so
-            # execute does not decode them all at once: the same answers and errors, at execute as before.
+            # A parquet chunk is decoded in the background as it arrives, so execute does not decode them all at
+            # once: the same rows and the same errors, at execute as before.
             job["_chunks"].append(
                 {
                     "id": str(uuid.uuid4()),
                     "type": "UPSERT" if kind == "upserted" else "DELETE",
                     "pushJobId": job_id,
+                    "checksum": checksum,
                     "creationDate": epoch_ms(self.clock()),
                     "_data": data,
-                    "_parsed": _CHUNK_PARSER.submit(_parse_chunk, data, job["fileType"] != "CSV"),
+                    "_parsed": _CHUNK_PARSER.submit(_parse_chunk, data) if job["fileType"] != "CSV" else None,
                 }
             )
 
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
         with self.lock:
             job = self._push_job(pool_id, job_id)
-            chunks = list(job["_chunks"])
-        return [
-            {**{k: v for k, v in c.items() if not k.startswith("_")}, "checksum": c["_parsed"].result().checksum}
-            for c in chunks
-        ]
+            return [{k: v for k, v in c.items() if not k.startswith("_")} for c in job["_chunks"]]
 
     def _check_push_rate(self) -> None:
         """429 when the team's submissions (accepted ones) fill the second or the hour window."""

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.push import parquet_decompress, parquet_split
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, ParquetEncoding
+from airflow_provider_celonis.push.parquet_lengths import max_string_bytes_in_file
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
 from airflow_provider_celonis.push.sources import PARQUET_READ_BUFFER_BYTES, FileStart, WholeParquetFile
 
@@ -60,6 +61,7 @@ class Chunk:
     spooled: bool = True  # the file lives in the spool directory (deleted once uploaded)
     slot: bool = True  # it holds one of the spool's slots (``push.pipeline.SpoolSlots``) until uploaded
     source: str | None = None  # the source file it came from, when it came from one
+    full: bool = False  # closed because the next rows would not fit (the source is larger than one chunk)
 
 
 @dataclass
@@ -270,12 +272,10 @@ class ChunkSpool:
 
     def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
         """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
-        lengths: dict[str, int] = {}
         strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
-        if strings:
-            for batch in parquet.iter_batches(columns=strings, batch_size=64 * 1024):
-                for name, length in max_string_bytes(batch).items():
-                    lengths[name] = max(length, lengths.get(name, 0))
+        lengths = max_string_bytes_in_file(
+            path, strings, buffer_size=PARQUET_READ_BUFFER_BYTES, coerce_int96_timestamp_unit="us"
+        )
         if os.path.getsize(path) <= self.chunk_size:
             self.flush()
             self._close_open()
@@ -306,7 +306,9 @@ class ChunkSpool:
             self.reserve()
             target = os.path.join(self.directory, f"split-{self._splits:04d}-{number:05d}.parquet")
             rows = parquet_split.write_part(path, metadata, part, target)
-            self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
+            part_chunk = Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source)
+            part_chunk.full = True  # a part of a file larger than a chunk
+            self._emit(part_chunk)
         return True
 
     def _decompress_only(self) -> bool:
@@ -436,7 +438,7 @@ class ChunkSpool:
         )
         full = self._open is not None and self._open.size + estimate + self._footer_margin() > self.chunk_size
         if schema_changed or full:
-            self._close_open()
+            self._close_open(full=full)
         if self._open is None:
             self.reserve()
             if self.target is not None:  # the schema was fixed while waiting for the slot
@@ -456,12 +458,12 @@ class ChunkSpool:
         batches = self._open.batches if self._open else 0
         return 64 * 1024 + (batches + 1) * columns * 256
 
-    def _close_open(self) -> None:
+    def _close_open(self, full: bool = False) -> None:
         if self._open is None:
             return
         chunk = self._open.close()
         self._open = None
-        chunk.source = self.source
+        chunk.source, chunk.full = self.source, full
         self._emit(self._checked(chunk))
 
     def _checked(self, chunk: Chunk) -> Chunk:
@@ -531,8 +533,8 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
             raise CelonisError(
                 f"Column {field.name!r} changed type from {field.type} to {column.type} part-way through the "
                 f"source, and its values do not fit the first type ({exc}). Give every file the same types, or "
-                "cast it in the query (or raise max_spooled_chunks, so more of the source is read before the "
-                "push job's schema is fixed)."
+                "cast it in the query (or raise chunk_size_bytes: the push job's schema is fixed from the first "
+                "chunk's rows)."
             ) from None
     if isinstance(batch, pa.Table):
         return pa.Table.from_arrays(arrays, schema=target)
