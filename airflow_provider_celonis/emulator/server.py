@@ -569,9 +569,10 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
         if method == "HEAD":
             with state.lock:
                 data = state.objects.get(key)
+                etag = state.object_etags.get(key)
             if data is None:
                 raise s3.S3Error(404, "NoSuchKey", "The specified key does not exist.")
-            self._send(200, b"", {"Content-Length": str(len(data)), "ETag": f'"{_etag(data)}"'}, head=True)
+            self._send(200, b"", {"Content-Length": str(len(data)), "ETag": f'"{etag or _etag(data)}"'}, head=True)
             return 200
         if method == "POST" and "uploads" in query:
             new_id = state.start_multipart(key)
@@ -585,12 +586,14 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             return 200
         if method == "PUT" and upload_id:
             data = s3.decode_payload(body, self.headers)
+            digest = _etag(data)
             with state.lock:
                 upload = state.uploads.get(upload_id)
                 if upload is None:
                     raise s3.S3Error(404, "NoSuchUpload", "The specified upload does not exist.")
                 upload["parts"][int(query["partNumber"][0])] = data
-            self._send(200, b"", {"ETag": f'"{_etag(data)}"'})
+                upload.setdefault("digests", {})[int(query["partNumber"][0])] = digest
+            self._send(200, b"", {"ETag": f'"{digest}"'})
             return 200
         if method == "POST" and upload_id:
             with state.lock:
@@ -599,11 +602,14 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
                 raise s3.S3Error(404, "NoSuchUpload", "The specified upload does not exist.")
             numbers = s3.completed_part_numbers(body) or sorted(upload["parts"])
             data = b"".join(upload["parts"][n] for n in numbers)
-            state.ingest(pool_id, connection, table, key, data)
+            # S3's multipart ETag: the MD5 of the parts' MD5s, then "-" and the number of parts.
+            digests = b"".join(bytes.fromhex(upload["digests"][n]) for n in numbers)
+            etag = f"{hashlib.md5(digests).hexdigest()}-{len(numbers)}"  # noqa: S324 - S3 ETag, not security
+            state.ingest(pool_id, connection, table, key, data, etag)
             self._send(
                 200,
                 s3.xml_document(
-                    "CompleteMultipartUploadResult", {"Bucket": "continuous", "Key": key, "ETag": f'"{_etag(data)}"'}
+                    "CompleteMultipartUploadResult", {"Bucket": "continuous", "Key": key, "ETag": f'"{etag}"'}
                 ),
                 {"Content-Type": "application/xml"},
             )

@@ -215,6 +215,7 @@ class EmulatorState:
             self.push_submits: deque[float] = deque()
             self.last_push_submit: float | None = None
             self.objects: dict[str, bytes] = {}
+            self.object_etags: dict[str, str] = {}  # multipart objects: S3's ETag of the parts ("<md5>-<parts>")
             self.uploads: dict[str, dict[str, Any]] = {}
             self.ingestion_log: list[dict[str, Any]] = []
 
@@ -879,10 +880,16 @@ class EmulatorState:
             self.uploads[upload_id] = {"key": key, "parts": {}}
             return upload_id
 
-    def ingest(self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes) -> None:
+    def ingest(
+        self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes, etag: str | None = None
+    ) -> None:
         """Store an uploaded object and apply it like Celonis does (asynchronously there; at once here)."""
         with self.lock:
             self.objects[key] = data
+            if etag:
+                self.object_etags[key] = etag
+            else:
+                self.object_etags.pop(key, None)
             entry = {
                 "key": key,
                 "table": table_name,
