@@ -306,9 +306,9 @@ class ChunkSpool:
             self.reserve()
             target = os.path.join(self.directory, f"split-{self._splits:04d}-{number:05d}.parquet")
             rows = parquet_split.write_part(path, metadata, part, target)
-            part_chunk = Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source)
-            part_chunk.full = True  # a part of a file larger than a chunk
-            self._emit(part_chunk)
+            # Not marked full: the whole file was measured above, so a file of up to max_spooled_chunks parts
+            # still gets exact string lengths (the parts are byte copies, quick to write; nothing to overlap).
+            self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
         return True
 
     def _decompress_only(self) -> bool:

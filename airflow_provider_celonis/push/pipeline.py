@@ -13,7 +13,8 @@ its first chunk back until the schema is **committed**, and hands it out first (
 - the source ends within one chunk (or, cut into smaller chunks by its files or a type change, within
   ``max_spooled_chunks`` chunks): the schema is final, exactly as measured (string lengths included),
   and chunks written before a column's type was known are recast to it;
-- a chunk fills up and more rows follow (the source is larger than one chunk), or the spool is full: the
+- a chunk fills up with batches and more rows follow (the source is larger than one chunk), or the spool
+  is full (a parquet file sent unchanged in parts, measured whole first, waits for that only): the
   schema is fixed from what was read so far; later batches are cast to it (a later value that does not
   fit fails naming the column), and the caller declares string columns with the largest length Celonis
   takes, as a later value may be longer than any seen so far. The job is created then, so the first
