@@ -349,7 +349,7 @@ def test_small_source_schema_is_final_with_exact_lengths(emulator):
 def test_a_column_typed_late_fails_clearly_when_the_schema_was_fixed_early(emulator):
     early = [b.append_column("n", pa.nulls(b.num_rows)) for b in wide_batches(15)]
     late = pa.record_batch({"id": [10**9], "blob": ["x"], "n": [decimal.Decimal("1.5")]})
-    with pytest.raises(CelonisError, match=r"Column 'n' changed type.*chunk_size_bytes"):
+    with pytest.raises(CelonisError, match=r"Column 'n' changed type.*max_spooled_chunks"):
         push_op(data=iter([*early, late]), chunk_size_bytes=MIN_CHUNK_BYTES).execute(context())
     assert CelonisHook().list_push_jobs(POOL) == []
 

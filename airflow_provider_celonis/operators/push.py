@@ -48,12 +48,11 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
     ``chunk_size_bytes`` in a local spool directory, measuring the data on the way; each chunk is uploaded
     while the next is written, and at most ``max_spooled_chunks`` chunk files exist at once (see
     ``push.pipeline``). The push job is created once the table schema is known: when the source ends
-    within its first chunk, from all of it (types and exact string lengths, so Celonis never cuts a string
-    to 80 characters); else from the first chunk, string columns declared at the largest length Celonis
-    takes, and the chunks upload while the rest is read. If anything fails after the job was created, the
-    job is deleted (before execution) or cancelled (after), so no half-pushed job is ever executed later.
-    Nested columns (struct, list) fail before any request: Data Push tables are flat
-    (``CelonisIngestDataOperator`` takes them).
+    within ``max_spooled_chunks`` chunks, from all of it (types and exact string lengths, so Celonis never
+    cuts a string to 80 characters); else from the data read so far, string columns declared at the largest
+    length Celonis takes. If anything fails after the job was created, the job is deleted (before
+    execution) or cancelled (after), so no half-pushed job is ever executed later. Nested columns (struct,
+    list) fail before any request: Data Push tables are flat (``CelonisIngestDataOperator`` takes them).
 
     The source parameters (exactly one of ``source_path``, ``sql``, ``data``; ``source_format``,
     ``csv_options``, ``sql_conn_id``, ``sql_parameters``, ``sql_batch_rows``, ``sql_reader``) are those of
@@ -234,10 +233,10 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                             }
                     else:
                         self.log.info(
-                            "The source is larger than one chunk (chunk_size_bytes=%d): the push job's schema "
+                            "The source is larger than max_spooled_chunks=%d chunks: the push job's schema "
                             "is fixed from its first %d rows, string columns declared at the largest length "
                             "Celonis takes.",
-                            self.chunk_size_bytes,
+                            self.max_spooled_chunks,
                             committed.rows,
                         )
                     job = hook.create_push_job(

@@ -61,7 +61,6 @@ class Chunk:
     spooled: bool = True  # the file lives in the spool directory (deleted once uploaded)
     slot: bool = True  # it holds one of the spool's slots (``push.pipeline.SpoolSlots``) until uploaded
     source: str | None = None  # the source file it came from, when it came from one
-    full: bool = False  # closed because the next rows would not fit (the source is larger than one chunk)
 
 
 @dataclass
@@ -306,8 +305,6 @@ class ChunkSpool:
             self.reserve()
             target = os.path.join(self.directory, f"split-{self._splits:04d}-{number:05d}.parquet")
             rows = parquet_split.write_part(path, metadata, part, target)
-            # Not marked full: the whole file was measured above, so a file of up to max_spooled_chunks parts
-            # still gets exact string lengths (the parts are byte copies, quick to write; nothing to overlap).
             self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
         return True
 
@@ -438,7 +435,7 @@ class ChunkSpool:
         )
         full = self._open is not None and self._open.size + estimate + self._footer_margin() > self.chunk_size
         if schema_changed or full:
-            self._close_open(full=full)
+            self._close_open()
         if self._open is None:
             self.reserve()
             if self.target is not None:  # the schema was fixed while waiting for the slot
@@ -458,12 +455,12 @@ class ChunkSpool:
         batches = self._open.batches if self._open else 0
         return 64 * 1024 + (batches + 1) * columns * 256
 
-    def _close_open(self, full: bool = False) -> None:
+    def _close_open(self) -> None:
         if self._open is None:
             return
         chunk = self._open.close()
         self._open = None
-        chunk.source, chunk.full = self.source, full
+        chunk.source = self.source
         self._emit(self._checked(chunk))
 
     def _checked(self, chunk: Chunk) -> Chunk:
@@ -533,8 +530,8 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
             raise CelonisError(
                 f"Column {field.name!r} changed type from {field.type} to {column.type} part-way through the "
                 f"source, and its values do not fit the first type ({exc}). Give every file the same types, or "
-                "cast it in the query (or raise chunk_size_bytes: the push job's schema is fixed from the first "
-                "chunk's rows)."
+                "cast it in the query (or raise max_spooled_chunks, so more of the source is read before the "
+                "push job's schema is fixed)."
             ) from None
     if isinstance(batch, pa.Table):
         return pa.Table.from_arrays(arrays, schema=target)

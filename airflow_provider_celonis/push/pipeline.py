@@ -8,18 +8,14 @@ spool directory: the reader waits for a free slot, so disk and memory do not gro
 spool disk ≤ (max_spooled_chunks + 1) × chunk size.
 
 A Data Push job needs its table schema when it is created. With ``hold=True`` (Data Push) the stream keeps
-its first chunk back until the schema is **committed**, and hands it out first (a ``Committed`` item):
+its first chunks back until the schema is **committed**, and hands it out first (a ``Committed`` item):
 
-- the source ends within one chunk (or, cut into smaller chunks by its files or a type change, within
-  ``max_spooled_chunks`` chunks): the schema is final, exactly as measured (string lengths included),
-  and chunks written before a column's type was known are recast to it;
-- a chunk fills up with batches and more rows follow (the source is larger than one chunk), or the spool
-  is full (a parquet file sent unchanged in parts, measured whole first, waits for that only): the
-  schema is fixed from what was read so far; later batches are cast to it (a later value that does not
-  fit fails naming the column), and the caller declares string columns with the largest length Celonis
-  takes, as a later value may be longer than any seen so far. The job is created then, so the first
-  chunk uploads while the rest of the source is read (holding two 256 MiB chunks back for exact lengths
-  left 10M PostgreSQL rows nothing to overlap: 62% of the source's speed; see docs/operator-push-data.md).
+- the source ends before the spool is full (it fits in ``max_spooled_chunks`` chunks): the schema is
+  final, exactly as measured (string lengths included), and chunks written before a column's type was
+  known are recast to it;
+- the spool is full first: the schema is fixed from what was read so far; later batches are cast to it
+  (a later value that does not fit fails naming the column), and the caller declares string columns
+  with the largest length Celonis takes, as a later value may be longer than any seen so far.
 
 A source that fails before the commit has created nothing in Celonis.
 """
@@ -202,12 +198,9 @@ class ChunkStream:
             self._queue.put(exc)
 
     def _reserve(self) -> None:
-        # About to start another chunk file while holding a full chunk (the source is larger than one chunk), or
-        # max_spooled_chunks of them (a source cut into smaller chunks by its files or a type change): fix the
-        # schema now (a recast of the held chunks then still fits in the last slot), hand them out, then wait.
-        if not self.committed and (
-            self.slots.used >= self.max_spooled_chunks or any(chunk.full for chunk in self._held)
-        ):
+        # Holding max_spooled_chunks finished chunks and about to start another: fix the schema now (a recast
+        # of the held chunks then still fits in the last slot), hand them out, then wait for a slot.
+        if not self.committed and self.slots.used >= self.max_spooled_chunks:
             self._commit(final=False)
         self.slots.acquire()
 
