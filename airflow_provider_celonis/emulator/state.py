@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,26 @@ class Fault:
         return self.count > 0 and (self.method is None or self.method == method) and bool(self.path.search(path))
 
 
+def _parse_chunk(data: bytes) -> pa.Table | str:
+    """A parquet chunk's rows, or why they cannot be read."""
+    try:
+        return tables.read_parquet(data)
+    except tables.PushRejected as exc:
+        return str(exc)
+
+
+def _parsed_table(chunk: dict[str, Any]) -> pa.Table:
+    """A parquet chunk's rows (decoded in the background when it arrived); raises as reading it would."""
+    parsed = chunk["_parsed"].result()
+    if isinstance(parsed, str):
+        raise tables.PushRejected(parsed)
+    return parsed
+
+
+# One background thread decodes push chunks in the order they arrive (pyarrow releases the GIL meanwhile).
+_CHUNK_PARSER = ThreadPoolExecutor(1, thread_name_prefix="emulator-chunks")
+
+
 class EmulatorState:
     """Everything the emulator knows, behind one lock."""
 
@@ -194,6 +215,7 @@ class EmulatorState:
             self.push_submits: deque[float] = deque()
             self.last_push_submit: float | None = None
             self.objects: dict[str, bytes] = {}
+            self.object_etags: dict[str, str] = {}  # multipart objects: S3's ETag of the parts ("<md5>-<parts>")
             self.uploads: dict[str, dict[str, Any]] = {}
             self.ingestion_log: list[dict[str, Any]] = []
 
@@ -667,20 +689,24 @@ class EmulatorState:
             return [self._public_job(j) for j in jobs]
 
     def add_chunk(self, pool_id: str, job_id: str, kind: str, data: bytes) -> None:
+        checksum = hashlib.md5(data).hexdigest()  # noqa: S324 - not security; outside the lock (releases the GIL)
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] != "NEW":
                 raise ApiError(
                     409, "Conflict", f"Chunks can only be added to a NEW job; job is {job['status']}.", "JOB_NOT_NEW"
                 )
+            # A parquet chunk is decoded in the background as it arrives, so execute does not decode them all at
+            # once: the same rows and the same errors, at execute as before.
             job["_chunks"].append(
                 {
                     "id": str(uuid.uuid4()),
                     "type": "UPSERT" if kind == "upserted" else "DELETE",
                     "pushJobId": job_id,
-                    "checksum": hashlib.md5(data).hexdigest(),  # noqa: S324 - not security
+                    "checksum": checksum,
                     "creationDate": epoch_ms(self.clock()),
                     "_data": data,
+                    "_parsed": _CHUNK_PARSER.submit(_parse_chunk, data) if job["fileType"] != "CSV" else None,
                 }
             )
 
@@ -769,7 +795,7 @@ class EmulatorState:
                             f"Column(s) {', '.join(columns)}: INT64 timestamps are not read by Data Push; "
                             "write parquet timestamps as INT96."
                         )
-            parts = [tables.read_parquet(d) for d in upserts]
+            parts = [_parsed_table(c) for c in job["_chunks"] if c["type"] == "UPSERT"]
         data = tables.concat(parts)
         tables.check_flat(data)
         data = tables.cut_strings(data, job.get("tableSchema"), job.get("fallbackVarcharLength"))
@@ -854,10 +880,16 @@ class EmulatorState:
             self.uploads[upload_id] = {"key": key, "parts": {}}
             return upload_id
 
-    def ingest(self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes) -> None:
+    def ingest(
+        self, pool_id: str, connection: dict[str, Any], table_name: str, key: str, data: bytes, etag: str | None = None
+    ) -> None:
         """Store an uploaded object and apply it like Celonis does (asynchronously there; at once here)."""
         with self.lock:
             self.objects[key] = data
+            if etag:
+                self.object_etags[key] = etag
+            else:
+                self.object_etags.pop(key, None)
             entry = {
                 "key": key,
                 "table": table_name,

@@ -54,7 +54,7 @@ def int64_timestamp_columns(data: bytes) -> list[str]:
 def read_parquet(data: bytes) -> pa.Table:
     """Read a parquet chunk or file (INT96 timestamps as microseconds, without a zone: UTC wall time)."""
     try:
-        return pq.read_table(io.BytesIO(data), coerce_int96_timestamp_unit="us")
+        return pq.read_table(pa.BufferReader(data), coerce_int96_timestamp_unit="us")  # zero-copy, no GIL
     except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected chunk
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
 

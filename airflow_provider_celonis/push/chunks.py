@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.push import parquet_decompress, parquet_split
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, ParquetEncoding
+from airflow_provider_celonis.push.parquet_lengths import max_string_bytes_in_file
 from airflow_provider_celonis.push.schema import SchemaTracker, final_schema, max_string_bytes, normalize_batch
 from airflow_provider_celonis.push.sources import PARQUET_READ_BUFFER_BYTES, FileStart, WholeParquetFile
 
@@ -271,12 +272,10 @@ class ChunkSpool:
 
     def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
         """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
-        lengths: dict[str, int] = {}
         strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
-        if strings:
-            for batch in parquet.iter_batches(columns=strings, batch_size=64 * 1024):
-                for name, length in max_string_bytes(batch).items():
-                    lengths[name] = max(length, lengths.get(name, 0))
+        lengths = max_string_bytes_in_file(
+            path, strings, buffer_size=PARQUET_READ_BUFFER_BYTES, coerce_int96_timestamp_unit="us"
+        )
         if os.path.getsize(path) <= self.chunk_size:
             self.flush()
             self._close_open()

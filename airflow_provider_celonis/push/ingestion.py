@@ -79,6 +79,8 @@ class ObjectUploader:
         self.log = log
         self.multipart: bool | None = None  # None: not tried yet; False: refused, PutObject from now on
         self._lock = threading.Lock()
+        # Requests carrying object bytes in flight at once (PutObjects and parts of all objects together).
+        self._sending = threading.BoundedSemaphore(concurrency)
         self.uploaded: list[dict[str, Any]] = []
 
     def key(self, name: str) -> str:
@@ -141,7 +143,7 @@ class ObjectUploader:
         try:
             if size > self.threshold and self.multipart is not False and self._multipart(path, key, size):
                 return
-            with open(path, "rb") as handle:
+            with self._sending, open(path, "rb") as handle:
                 self.client.put_object(Bucket=endpoints.INGESTION_BUCKET, Key=key, Body=handle, ContentLength=size)
         except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise _ingestion_error(exc, key) from None
@@ -168,21 +170,28 @@ class ObjectUploader:
                 self.multipart = False
             return False
         self.multipart = True
-        part_size = max(MIN_PART_BYTES, self.threshold)
+        # As many parts as parts of ``threshold`` bytes would make, of even size, sent ``concurrency`` at once:
+        # not one large part and a small last one in a row.
+        count = -(-size // max(MIN_PART_BYTES, self.threshold))
+        part_size = max(MIN_PART_BYTES, -(-size // count))
+
+        def send(number: int, start: int) -> dict[str, Any]:
+            length = min(part_size, size - start)
+            with self._sending, open(path, "rb") as handle:
+                answer = self.client.upload_part(
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=FileSlice(handle, start, length),
+                    ContentLength=length,
+                )
+            return {"PartNumber": number, "ETag": answer["ETag"]}
+
         try:
-            parts = []
-            with open(path, "rb") as handle:
-                for number, start in enumerate(range(0, size, part_size), start=1):
-                    length = min(part_size, size - start)
-                    answer = self.client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=FileSlice(handle, start, length),
-                        ContentLength=length,
-                    )
-                    parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+            starts = range(0, size, part_size)
+            with ThreadPoolExecutor(min(self.concurrency, len(starts)), thread_name_prefix="celonis-part") as pool:
+                parts = list(pool.map(send, range(1, len(starts) + 1), starts))
             self.client.complete_multipart_upload(
                 Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )

@@ -12,13 +12,14 @@ uncompressed sizes. Anything this module does not handle (LZO, Hadoop-framed LZ4
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
 
+from airflow_provider_celonis.push import parquet_split
 from airflow_provider_celonis.push.parquet_split import (
+    _CC_FILE_OFFSET,
     _CC_INDEXES,
     _CC_META,
     _CM_BLOOM,
@@ -26,20 +27,14 @@ from airflow_provider_celonis.push.parquet_split import (
     _CM_DICT_PAGE,
     _CM_INDEX_PAGE,
     _CM_TOTAL_COMPRESSED,
-    _FILE_NUM_ROWS,
     _FILE_ROW_GROUPS,
     _I32,
     _I64,
-    _LIST,
     _RG_COLUMNS,
-    _RG_FILE_OFFSET,
-    _RG_NUM_ROWS,
-    _RG_ORDINAL,
-    _RG_TOTAL_COMPRESSED,
     _STRUCT,
-    MAGIC,
     RowGroupInfo,
     SplitError,
+    _ColumnRange,
     _drop,
     _get,
     _Reader,
@@ -151,53 +146,32 @@ def _decompress(data: bytes, size: int, codec: int) -> bytes:
         raise SplitError(f"a {_CODECS[codec]} page could not be decompressed: {exc}") from None
 
 
+def _decompress_column(
+    source: BinaryIO, out: BinaryIO, chunk: list[list[Any]], column: _ColumnRange
+) -> list[list[Any]]:
+    """``parquet_split.write_part``'s column writer: one column chunk's pages decompressed, its metadata to match."""
+    meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
+    start = out.tell()
+    data_start, dictionary_start = _copy_column(source, out, column.start, column.length, _get(meta, _CM_CODEC))
+    size = out.tell() - start
+    _set(meta, _CM_CODEC, _I32, _UNCOMPRESSED)
+    _set(meta, _CM_TOTAL_COMPRESSED, _I64, size)
+    _set(meta, _CM_TOTAL_UNCOMPRESSED, _I64, size)
+    _set(meta, _CM_DATA_PAGE, _I64, data_start)
+    meta = _drop(meta, (_CM_INDEX_PAGE,))
+    if dictionary_start is not None:
+        _set(meta, _CM_DICT_PAGE, _I64, dictionary_start)
+    else:
+        meta = _drop(meta, (_CM_DICT_PAGE,))
+    chunk = _drop([list(f) for f in chunk], _CC_INDEXES)
+    _set(chunk, _CC_META, _STRUCT, meta)
+    _set(chunk, _CC_FILE_OFFSET, _I64, start)
+    return chunk
+
+
 def write_part(path: str, metadata: list[list[Any]], groups: list[RowGroupInfo], target: str) -> int:
     """Write the row groups ``groups`` of ``path``, decompressed, as parquet file ``target``; return its rows."""
-    all_groups = _get(metadata, _FILE_ROW_GROUPS)[1]
-    new_groups = []
-    with open(path, "rb") as source, open(target, "wb") as out:
-        out.write(MAGIC)
-        for ordinal, info in enumerate(groups):
-            group = [list(f) for f in all_groups[info.index]]
-            chunks = []
-            group_start = out.tell()
-            for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True):
-                meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
-                start = out.tell()
-                data_start, dictionary_start = _copy_column(
-                    source, out, column.start, column.length, _get(meta, _CM_CODEC)
-                )
-                size = out.tell() - start
-                _set(meta, _CM_CODEC, _I32, _UNCOMPRESSED)
-                _set(meta, _CM_TOTAL_COMPRESSED, _I64, size)
-                _set(meta, _CM_TOTAL_UNCOMPRESSED, _I64, size)
-                _set(meta, _CM_DATA_PAGE, _I64, data_start)
-                meta = _drop(meta, (_CM_INDEX_PAGE,))
-                if dictionary_start is not None:
-                    _set(meta, _CM_DICT_PAGE, _I64, dictionary_start)
-                else:
-                    meta = _drop(meta, (_CM_DICT_PAGE,))
-                chunk = _drop([list(f) for f in chunk], _CC_INDEXES)
-                _set(chunk, _CC_META, _STRUCT, meta)
-                _set(chunk, 2, _I64, start)  # ColumnChunk.file_offset
-                chunks.append(chunk)
-            _set(group, _RG_COLUMNS, _LIST, (_STRUCT, chunks))
-            _set(group, _RG_TOTAL_COMPRESSED, _I64, out.tell() - group_start)
-            if _get(group, _RG_FILE_OFFSET) is not None:
-                _set(group, _RG_FILE_OFFSET, _I64, group_start)
-            if _get(group, _RG_ORDINAL) is not None:
-                _set(group, _RG_ORDINAL, 4, ordinal)  # i16
-            new_groups.append(group)
-        footer = [list(f) for f in metadata]
-        rows = sum(_get(all_groups[g.index], _RG_NUM_ROWS) for g in groups)
-        _set(footer, _FILE_NUM_ROWS, _I64, rows)
-        _set(footer, _FILE_ROW_GROUPS, _LIST, (_STRUCT, new_groups))
-        writer = _Writer()
-        writer.struct(footer)
-        out.write(writer.out)
-        out.write(struct.pack("<I", len(writer.out)))
-        out.write(MAGIC)
-    return rows
+    return parquet_split.write_part(path, metadata, groups, target, write_column=_decompress_column)
 
 
 def decompress(

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 MAGIC = b"PAR1"
 _STOP, _TRUE, _FALSE, _BYTE, _I16, _I32, _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = range(13)
@@ -263,35 +263,56 @@ def plan_parts(groups: list[RowGroupInfo], footer_bytes: int, max_bytes: int) ->
     return parts
 
 
-def write_part(path: str, metadata: list[list[Any]], groups: list[RowGroupInfo], target: str) -> int:
-    """Write the row groups ``groups`` of ``path`` as a parquet file ``target``; return its rows."""
+# Writes one column chunk of the source into the part and answers its ColumnChunk footer entry: bytes
+# copied as they are (``copy_column``) or pages rewritten (``parquet_decompress``).
+ColumnWriter = Callable[[BinaryIO, BinaryIO, list[list[Any]], _ColumnRange], list[list[Any]]]
+
+
+def copy_column(source: BinaryIO, out: BinaryIO, chunk: list[list[Any]], column: _ColumnRange) -> list[list[Any]]:
+    """Copy one column chunk's bytes as they are; its offsets moved to where they now stand."""
+    new_start = out.tell()
+    _copy(source, out, column.start, column.length)
+    delta = new_start - column.start
+    meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
+    for fid in (_CM_DATA_PAGE, _CM_INDEX_PAGE, _CM_DICT_PAGE):
+        offset = _get(meta, fid)
+        if offset is not None and offset > 0:
+            _set(meta, fid, _I64, offset + delta)
+    chunk = _drop([list(f) for f in chunk], _CC_INDEXES)
+    _set(chunk, _CC_META, _STRUCT, meta)
+    offset = _get(chunk, _CC_FILE_OFFSET)
+    if offset is not None:
+        _set(chunk, _CC_FILE_OFFSET, _I64, offset + delta if offset > 0 else offset)
+    return chunk
+
+
+def write_part(
+    path: str,
+    metadata: list[list[Any]],
+    groups: list[RowGroupInfo],
+    target: str,
+    write_column: ColumnWriter = copy_column,
+) -> int:
+    """Write the row groups ``groups`` of ``path`` as a parquet file ``target``; return its rows.
+
+    ``write_column`` writes each column chunk (default: its bytes copied as they are).
+    """
     all_groups = _get(metadata, _FILE_ROW_GROUPS)[1]
     new_groups = []
     with open(path, "rb") as source, open(target, "wb") as out:
         out.write(MAGIC)
         for ordinal, info in enumerate(groups):
             group = [list(f) for f in all_groups[info.index]]
-            chunks = []
-            first_start = None
-            for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True):
-                new_start = out.tell()
-                first_start = new_start if first_start is None else first_start
-                _copy(source, out, column.start, column.length)
-                delta = new_start - column.start
-                meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
-                for fid in (_CM_DATA_PAGE, _CM_INDEX_PAGE, _CM_DICT_PAGE):
-                    offset = _get(meta, fid)
-                    if offset is not None and offset > 0:
-                        _set(meta, fid, _I64, offset + delta)
-                chunk = _drop([list(f) for f in chunk], _CC_INDEXES)
-                _set(chunk, _CC_META, _STRUCT, meta)
-                offset = _get(chunk, _CC_FILE_OFFSET)
-                if offset is not None:
-                    _set(chunk, _CC_FILE_OFFSET, _I64, offset + delta if offset > 0 else offset)
-                chunks.append(chunk)
+            group_start = out.tell()
+            chunks = [
+                write_column(source, out, chunk, column)
+                for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True)
+            ]
             _set(group, _RG_COLUMNS, _LIST, (_STRUCT, chunks))
-            if _get(group, _RG_FILE_OFFSET) is not None and first_start is not None:
-                _set(group, _RG_FILE_OFFSET, _I64, first_start)
+            if _get(group, _RG_TOTAL_COMPRESSED) is not None:
+                _set(group, _RG_TOTAL_COMPRESSED, _I64, out.tell() - group_start)
+            if _get(group, _RG_FILE_OFFSET) is not None and chunks:
+                _set(group, _RG_FILE_OFFSET, _I64, group_start)
             if _get(group, _RG_ORDINAL) is not None:
                 _set(group, _RG_ORDINAL, _I16, ordinal)
             new_groups.append(group)

@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_celonis.hooks.celonis import CelonisHook
+from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator
 from airflow_provider_celonis.operators.push import CelonisPushDataOperator
-from tests.helpers.emulator import POOL
+from tests.helpers.emulator import CONNECTION, POOL
 from tests.helpers.tasks import FAST, context
 
 BERLIN = "Europe/Berlin"
@@ -27,6 +28,14 @@ def push_op(**kwargs) -> CelonisPushDataOperator:
     kwargs.setdefault("poll_interval", 0.05)
     kwargs.setdefault("table_name", "pushed")
     return CelonisPushDataOperator(task_id="push", pool_id=POOL, **kwargs)
+
+
+def ingest_op(**kwargs) -> CelonisIngestDataOperator:
+    """An ingestion task into ``rt`` keyed by ``id`` unless told otherwise."""
+    kwargs.setdefault("table_name", "rt")
+    kwargs.setdefault("primary_keys", ["id"])
+    kwargs.setdefault("file_name_prefix", "test-")
+    return CelonisIngestDataOperator(task_id="ingest", connection_id=CONNECTION, **kwargs)
 
 
 def push_operator(**kwargs) -> CelonisPushDataOperator:

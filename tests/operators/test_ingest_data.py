@@ -18,12 +18,12 @@ import pytest
 
 from airflow_provider_celonis.exceptions import CelonisError
 from airflow_provider_celonis.hooks.celonis import CelonisHook
-from airflow_provider_celonis.operators.ingest import CelonisIngestDataOperator, CelonisIngestFilesOperator
+from airflow_provider_celonis.operators.ingest import CelonisIngestFilesOperator
 from airflow_provider_celonis.push.chunks import MIN_CHUNK_BYTES
 from airflow_provider_celonis.push.schema import MAX_VARCHAR_BYTES
 from tests.helpers.emulator import CONNECTION, POOL
 from tests.helpers.postgres import expected_rows, expected_table
-from tests.helpers.push import ROUND_TRIP_ROWS, SOURCE_KINDS, push_op, round_trip_source, rows_of, same_rows
+from tests.helpers.push import ROUND_TRIP_ROWS, SOURCE_KINDS, ingest_op, push_op, round_trip_source, rows_of, same_rows
 from tests.helpers.tasks import context
 
 
@@ -33,13 +33,6 @@ def ingest_seed(emulator, seed_copy):
     seed_copy["pools"][0]["connections"][0]["tables"].append({"name": "rt", "primary_key": ["id"]})
     emulator.reseed(seed_copy)
     return seed_copy
-
-
-def ingest_op(**kwargs) -> CelonisIngestDataOperator:
-    kwargs.setdefault("table_name", "rt")
-    kwargs.setdefault("primary_keys", ["id"])
-    kwargs.setdefault("file_name_prefix", "test-")
-    return CelonisIngestDataOperator(task_id="ingest", connection_id=CONNECTION, **kwargs)
 
 
 @pytest.mark.parametrize("kind", SOURCE_KINDS)
