@@ -6,6 +6,8 @@ For each size (rows of ~10 mixed-type columns) it runs, each in a fresh process 
   then execute and wait: the fastest any client can push these bytes to this endpoint;
 - ``naive``: read the whole file into memory, write one parquet body in memory, post it, execute, wait;
 - ``operator_parquet``: CelonisPushDataOperator with ``source_path`` = the parquet file;
+- ``operator_parquet_declared``: the same with the string columns' ``fieldLength`` declared in
+  ``table_schema`` (their lengths are read while the file uploads, not before the job is created);
 - ``operator_sql``: CelonisPushDataOperator with ``sql`` over the same rows in SQLite;
 
 and against the same rows in a PostgreSQL server the benchmark starts itself (``tests/helpers/servers.py``, as the
@@ -61,6 +63,7 @@ CASES = (
     "transfer_limit",
     "naive",
     "operator_parquet",
+    "operator_parquet_declared",
     "operator_sql",
     "pg_source_limit",
     "pg_handwritten_adbc",
@@ -274,6 +277,11 @@ def run_case(case: str, parquet_path: str, db_path: str) -> dict:
     elif case.startswith("operator_"):
         source = {
             "operator_parquet": {"source_path": parquet_path},
+            # the string columns' lengths declared: read while the file uploads, checked before execute
+            "operator_parquet_declared": {
+                "source_path": parquet_path,
+                "table_schema": {name: {"fieldLength": 200} for name in ("customer", "city", "note")},
+            },
             "operator_sql": {"sql": "select * from orders", "sql_conn_id": "bench_db"},
             "operator_pg_adbc": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "adbc"},
             "operator_pg_dbapi": {"sql": PG_QUERY, "sql_conn_id": "bench_pg", "sql_reader": "dbapi"},

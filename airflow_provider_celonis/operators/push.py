@@ -185,6 +185,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
             self.chunk_size_bytes,
             file_type.value,
             encoding=DATA_PUSH_PARQUET.with_timestamps(self.parquet_timestamps),
+            declared_lengths=[name for name, column in (self.table_schema or {}).items() if "fieldLength" in column],
         )
         return ChunkStream(
             self._source_parts(self.log, self.chunk_size_bytes),
@@ -245,6 +246,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
                     raise
                 finally:
                     stream.close()
+                    stream.spool.stop_measuring()
                     self.peak_spooled_chunks = max(self.peak_spooled_chunks, stream.slots.peak)
 
     def _fill_from(self, stream: ChunkStream) -> _FilledJob | None:
@@ -282,6 +284,7 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         )
         uploader.upload_stream(_chunks(items), on_stored=stream.done)
         upload_seconds = time.monotonic() - uploaded_at
+        stream.spool.settle_lengths()  # declared string columns of files sent unchanged, read while uploading
         _check_declared(stream.spool.tracker, table_schema)
         return _FilledJob(job_id, stream.spool, uploader.unchanged, upload_seconds)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +190,7 @@ class ChunkSpool:
         *,
         nested: bool = False,
         measure: bool = True,
+        declared_lengths: Iterable[str] = (),
         emit: Callable[[Chunk], None] | None = None,
         reserve: Callable[[], None] | None = None,
     ) -> None:
@@ -206,6 +208,11 @@ class ChunkSpool:
         self.reserve = reserve or (lambda: None)
         self.release: Callable[[], None] = lambda: None  # gives back a slot taken by ``reserve`` but not used
         self.measure = measure  # measure string lengths (a push job's schema needs them)
+        # String columns whose length the user declared: a parquet file sent unchanged is not read for them
+        # before the job is created, but while its chunks upload (``settle_lengths`` before execute).
+        self.declared_lengths = frozenset(declared_lengths)
+        self._later_lengths: list[Future[dict[str, int]]] = []
+        self._measurer: ThreadPoolExecutor | None = None
         self._pending_part = False
         self.target: pa.Schema | None = None
         self.source: str | None = None  # the source file being read, named on its chunks
@@ -273,9 +280,15 @@ class ChunkSpool:
     def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
         """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
         strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
+        later = [name for name in strings if name in self.declared_lengths]
         lengths = max_string_bytes_in_file(
-            path, strings, buffer_size=PARQUET_READ_BUFFER_BYTES, coerce_int96_timestamp_unit="us"
+            path,
+            [name for name in strings if name not in self.declared_lengths],
+            buffer_size=PARQUET_READ_BUFFER_BYTES,
+            coerce_int96_timestamp_unit="us",
         )
+        if later:
+            self._measure_later(path, later)
         if os.path.getsize(path) <= self.chunk_size:
             self.flush()
             self._close_open()
@@ -308,6 +321,33 @@ class ChunkSpool:
             rows = parquet_split.write_part(path, metadata, part, target)
             self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
         return True
+
+    def _measure_later(self, path: str, columns: list[str]) -> None:
+        """Read the declared string columns of ``path`` in the background (the job need not wait for them)."""
+        if self._measurer is None:
+            self._measurer = ThreadPoolExecutor(1, thread_name_prefix="celonis-lengths")
+        self._later_lengths.append(
+            self._measurer.submit(
+                max_string_bytes_in_file,
+                path,
+                columns,
+                buffer_size=PARQUET_READ_BUFFER_BYTES,
+                coerce_int96_timestamp_unit="us",
+            )
+        )
+
+    def settle_lengths(self) -> None:
+        """Wait for the background reads of declared string columns and take their lengths in (before execute)."""
+        for future in self._later_lengths:
+            for name, length in future.result().items():
+                self.tracker.string_bytes[name] = max(length, self.tracker.string_bytes.get(name, 0))
+        self._later_lengths = []
+
+    def stop_measuring(self) -> None:
+        """Drop background length reads not yet started (the push ended another way)."""
+        if self._measurer is not None:
+            self._measurer.shutdown(wait=False, cancel_futures=True)
+            self._measurer = None
 
     def _decompress_only(self) -> bool:
         """Whether a compressed file fits the sink once its pages are decompressed (ingestion: any timestamps)."""
