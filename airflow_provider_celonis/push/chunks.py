@@ -339,8 +339,7 @@ class ChunkSpool:
     def settle_lengths(self) -> None:
         """Wait for the background reads of declared string columns and take their lengths in (before execute)."""
         for future in self._later_lengths:
-            for name, length in future.result().items():
-                self.tracker.string_bytes[name] = max(length, self.tracker.string_bytes.get(name, 0))
+            self.tracker.add_lengths(future.result())
         self._later_lengths = []
 
     def stop_measuring(self) -> None:

@@ -171,6 +171,10 @@ class SchemaTracker:
             self.schema = schema
         elif schema != self.schema:
             self.schema = unify(self.schema, schema)
+        self.add_lengths(string_bytes)
+
+    def add_lengths(self, string_bytes: Mapping[str, int]) -> None:
+        """Take in string lengths measured apart from a batch (a file's declared columns, read while it uploads)."""
         for name, length in string_bytes.items():
             self.string_bytes[name] = max(length, self.string_bytes.get(name, 0))
 
