@@ -4,7 +4,7 @@ Every batch is normalized (``schema.normalize_batch``) and measured (longest str
 push job's table schema can be derived from what was written (``push.pipeline`` decides when: at the end
 of a source that fits in the spool, else once the spool is full). A parquet file that Celonis can take as
 it is, and that fits in a chunk, is sent unchanged (no re-encoding: the push runs at the speed of the
-upload); a larger one is split at row-group boundaries by copying bytes (``parquet_split``). A source that
+upload); a larger one is split at row-group boundaries, its parts read in place (``parquet_split``). A source that
 fails half-way never leaves a half-filled job in Celonis: before the schema is committed no job exists,
 after it the push operator deletes the job.
 """
@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,6 +63,13 @@ class Chunk:
     spooled: bool = True  # the file lives in the spool directory (deleted once uploaded)
     slot: bool = True  # it holds one of the spool's slots (``push.pipeline.SpoolSlots``) until uploaded
     source: str | None = None  # the source file it came from, when it came from one
+    layout: parquet_split.PartLayout | None = None  # a part of ``path`` read in place (no file of its own)
+
+    def open(self) -> BinaryIO:
+        """The chunk's bytes as a binary file (a part of a source file is read from that file)."""
+        if self.layout is not None:
+            return self.layout.open()
+        return open(self.path, "rb")  # noqa: SIM115 - the caller closes it
 
 
 @dataclass
@@ -278,7 +285,7 @@ class ChunkSpool:
                 self.add_batch(pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow))
 
     def _add_unchanged(self, path: str, parquet: pq.ParquetFile, schema: pa.Schema) -> bool:
-        """Send the file as it is, or split at row groups by copying bytes; False when neither fits a chunk."""
+        """Send the file as it is, or in parts at row-group boundaries read in place; False when neither fits."""
         strings = [f.name for f in schema if pa.types.is_string(f.type)] if self.measure else []
         later = [name for name in strings if name in self.declared_lengths]
         lengths = max_string_bytes_in_file(
@@ -314,12 +321,21 @@ class ChunkSpool:
         self.flush()
         self._close_open()
         self.tracker.add(schema, lengths)
-        self._splits += 1
-        for number, part in enumerate(plan):
-            self.reserve()
-            target = os.path.join(self.directory, f"split-{self._splits:04d}-{number:05d}.parquet")
-            rows = parquet_split.write_part(path, metadata, part, target)
-            self._emit(Chunk(target, rows, os.path.getsize(target), schema, passthrough=True, source=self.source))
+        for part in plan:  # read in place from the file when uploaded: no copy, no spool disk, no slot
+            layout = parquet_split.part_layout(path, metadata, part)
+            self._emit(
+                Chunk(
+                    path,
+                    layout.rows,
+                    layout.size,
+                    schema,
+                    passthrough=True,
+                    spooled=False,
+                    slot=False,
+                    source=self.source,
+                    layout=layout,
+                )
+            )
         return True
 
     def _measure_later(self, path: str, columns: list[str]) -> None:
@@ -579,6 +595,6 @@ def cast_to(batch: pa.RecordBatch | pa.Table, target: pa.Schema) -> pa.RecordBat
 
 
 def _read_chunk(chunk: Chunk, file_type: str) -> Iterable[pa.RecordBatch]:
-    with pq.ParquetFile(chunk.path, coerce_int96_timestamp_unit="us") as parquet:
+    with chunk.open() as handle, pq.ParquetFile(handle, coerce_int96_timestamp_unit="us") as parquet:
         for batch in parquet.iter_batches(batch_size=64 * 1024):
             yield normalize_batch(batch, nested=True)

@@ -115,7 +115,7 @@ class ObjectUploader:
         return self.uploaded
 
     def _one(self, key: str, chunk: Chunk, on_stored: Callable[[Chunk], None]) -> None:
-        self.put(chunk.path, key, chunk.size)
+        self.put(chunk, key, chunk.size)
         with self._lock:
             self.uploaded.append({"source": chunk.source, "key": key, "rows": chunk.rows, "bytes": chunk.size})
             rows = sum(u["rows"] for u in self.uploaded)
@@ -132,23 +132,28 @@ class ObjectUploader:
             )
         on_stored(chunk)
 
-    def put(self, path: str, key: str, size: int | None = None) -> None:
-        """One object: multipart above the threshold (unless refused before), else a single PutObject."""
+    def put(self, source: str | Chunk, key: str, size: int | None = None) -> None:
+        """One object from a file path or a chunk: multipart above the threshold (unless refused), else PutObject."""
         from boto3.exceptions import Boto3Error
         from botocore.exceptions import BotoCoreError, ClientError
 
         from airflow_provider_celonis.hooks.celonis import _ingestion_error
 
-        size = os.path.getsize(path) if size is None else size
+        if isinstance(source, Chunk):
+            opener: Callable[[], BinaryIO] = source.open
+            size = source.size if size is None else size
+        else:
+            opener = lambda: open(source, "rb")  # noqa: E731, SIM115 - closed by the with below
+            size = os.path.getsize(source) if size is None else size
         try:
-            if size > self.threshold and self.multipart is not False and self._multipart(path, key, size):
+            if size > self.threshold and self.multipart is not False and self._multipart(opener, key, size):
                 return
-            with self._sending, open(path, "rb") as handle:
+            with self._sending, opener() as handle:
                 self.client.put_object(Bucket=endpoints.INGESTION_BUCKET, Key=key, Body=handle, ContentLength=size)
         except (Boto3Error, BotoCoreError, ClientError) as exc:
             raise _ingestion_error(exc, key) from None
 
-    def _multipart(self, path: str, key: str, size: int) -> bool:
+    def _multipart(self, opener: Callable[[], BinaryIO], key: str, size: int) -> bool:
         """A multipart upload in parts of ``threshold`` bytes; False when the server refuses to start one."""
         from botocore.exceptions import ClientError
 
@@ -177,7 +182,7 @@ class ObjectUploader:
 
         def send(number: int, start: int) -> dict[str, Any]:
             length = min(part_size, size - start)
-            with self._sending, open(path, "rb") as handle:
+            with self._sending, opener() as handle:
                 answer = self.client.upload_part(
                     Bucket=bucket,
                     Key=key,

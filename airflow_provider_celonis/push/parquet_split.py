@@ -1,10 +1,11 @@
-"""Split a parquet file at row-group boundaries by copying bytes: no decoding, no re-encoding.
+"""Split a parquet file at row-group boundaries: no decoding, no re-encoding, and no copy when streamed.
 
 A parquet file is its column chunks followed by a footer (Thrift compact-encoded ``FileMetaData``)
 that holds the offsets of every chunk. A part is ``PAR1``, the column chunks of some row groups copied
 as they are, and a footer with those row groups and their offsets moved; page indexes and bloom
-filters (stored outside the chunks) are left out, as readers treat them as optional. This lets a large
-file go to Celonis in chunks at the speed of a file copy.
+filters (stored outside the chunks) are left out, as readers treat them as optional. A part is either
+written out (``write_part``) or only described (``part_layout``) and read straight from the source file
+(``PartReader``): a large file then goes to Celonis in chunks at the speed of the upload.
 
 The Thrift compact protocol is decoded generically (field ids and types are on the wire), so fields
 this module does not know about are kept as they are.
@@ -12,6 +13,8 @@ this module does not know about are kept as they are.
 
 from __future__ import annotations
 
+import bisect
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator
@@ -268,10 +271,8 @@ def plan_parts(groups: list[RowGroupInfo], footer_bytes: int, max_bytes: int) ->
 ColumnWriter = Callable[[BinaryIO, BinaryIO, list[list[Any]], _ColumnRange], list[list[Any]]]
 
 
-def copy_column(source: BinaryIO, out: BinaryIO, chunk: list[list[Any]], column: _ColumnRange) -> list[list[Any]]:
-    """Copy one column chunk's bytes as they are; its offsets moved to where they now stand."""
-    new_start = out.tell()
-    _copy(source, out, column.start, column.length)
+def moved_column(chunk: list[list[Any]], column: _ColumnRange, new_start: int) -> list[list[Any]]:
+    """A column chunk's footer entry for its bytes moved, unchanged, to ``new_start`` (indexes dropped)."""
     delta = new_start - column.start
     meta = _drop([list(f) for f in _get(chunk, _CC_META)], _CM_BLOOM)
     for fid in (_CM_DATA_PAGE, _CM_INDEX_PAGE, _CM_DICT_PAGE):
@@ -284,6 +285,36 @@ def copy_column(source: BinaryIO, out: BinaryIO, chunk: list[list[Any]], column:
     if offset is not None:
         _set(chunk, _CC_FILE_OFFSET, _I64, offset + delta if offset > 0 else offset)
     return chunk
+
+
+def copy_column(source: BinaryIO, out: BinaryIO, chunk: list[list[Any]], column: _ColumnRange) -> list[list[Any]]:
+    """Copy one column chunk's bytes as they are; its offsets moved to where they now stand."""
+    new_start = out.tell()
+    _copy(source, out, column.start, column.length)
+    return moved_column(chunk, column, new_start)
+
+
+def _moved_group(group: list[list[Any]], chunks: list[list[list[Any]]], start: int, end: int, ordinal: int) -> Any:
+    """A row group's footer entry with its column chunks ``chunks`` now between ``start`` and ``end``."""
+    group = [list(f) for f in group]
+    _set(group, _RG_COLUMNS, _LIST, (_STRUCT, chunks))
+    if _get(group, _RG_TOTAL_COMPRESSED) is not None:
+        _set(group, _RG_TOTAL_COMPRESSED, _I64, end - start)
+    if _get(group, _RG_FILE_OFFSET) is not None and chunks:
+        _set(group, _RG_FILE_OFFSET, _I64, start)
+    if _get(group, _RG_ORDINAL) is not None:
+        _set(group, _RG_ORDINAL, _I16, ordinal)
+    return group
+
+
+def _footer(metadata: list[list[Any]], groups: list[Any], rows: int) -> bytes:
+    """The encoded footer of a part holding ``groups``, with its length and the closing magic."""
+    footer = [list(f) for f in metadata]
+    _set(footer, _FILE_NUM_ROWS, _I64, rows)
+    _set(footer, _FILE_ROW_GROUPS, _LIST, (_STRUCT, groups))
+    writer = _Writer()
+    writer.struct(footer)
+    return bytes(writer.out) + struct.pack("<I", len(writer.out)) + MAGIC
 
 
 def write_part(
@@ -302,30 +333,129 @@ def write_part(
     with open(path, "rb") as source, open(target, "wb") as out:
         out.write(MAGIC)
         for ordinal, info in enumerate(groups):
-            group = [list(f) for f in all_groups[info.index]]
+            group = all_groups[info.index]
             group_start = out.tell()
             chunks = [
                 write_column(source, out, chunk, column)
                 for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True)
             ]
-            _set(group, _RG_COLUMNS, _LIST, (_STRUCT, chunks))
-            if _get(group, _RG_TOTAL_COMPRESSED) is not None:
-                _set(group, _RG_TOTAL_COMPRESSED, _I64, out.tell() - group_start)
-            if _get(group, _RG_FILE_OFFSET) is not None and chunks:
-                _set(group, _RG_FILE_OFFSET, _I64, group_start)
-            if _get(group, _RG_ORDINAL) is not None:
-                _set(group, _RG_ORDINAL, _I16, ordinal)
-            new_groups.append(group)
-        footer = [list(f) for f in metadata]
+            new_groups.append(_moved_group(group, chunks, group_start, out.tell(), ordinal))
         rows = sum(g.rows for g in groups)
-        _set(footer, _FILE_NUM_ROWS, _I64, rows)
-        _set(footer, _FILE_ROW_GROUPS, _LIST, (_STRUCT, new_groups))
-        writer = _Writer()
-        writer.struct(footer)
-        out.write(writer.out)
-        out.write(struct.pack("<I", len(writer.out)))
-        out.write(MAGIC)
+        out.write(_footer(metadata, new_groups, rows))
     return rows
+
+
+@dataclass
+class PartLayout:
+    """A part of a parquet file described, not written: its bytes are ``MAGIC``, ranges of the file, a footer.
+
+    Reading it (``open``) streams those ranges from the file, so a split costs no copy and no disk.
+    """
+
+    path: str
+    ranges: list[tuple[int, int]]  # (offset in ``path``, length), in the part's order
+    footer: bytes  # the part's footer, its length and the closing magic
+    rows: int
+
+    @property
+    def size(self) -> int:
+        """Bytes of the part."""
+        return len(MAGIC) + sum(length for _, length in self.ranges) + len(self.footer)
+
+    def open(self) -> PartReader:
+        """The part as a read-only, seekable binary file."""
+        return PartReader(self)
+
+
+def part_layout(path: str, metadata: list[list[Any]], groups: list[RowGroupInfo]) -> PartLayout:
+    """The row groups ``groups`` of ``path`` as a ``PartLayout``: offsets moved as ``write_part`` moves them."""
+    all_groups = _get(metadata, _FILE_ROW_GROUPS)[1]
+    new_groups, ranges = [], []
+    position = len(MAGIC)
+    for ordinal, info in enumerate(groups):
+        group = all_groups[info.index]
+        group_start = position
+        chunks = []
+        for chunk, column in zip(_get(group, _RG_COLUMNS)[1], info.columns, strict=True):
+            chunks.append(moved_column(chunk, column, position))
+            ranges.append((column.start, column.length))
+            position += column.length
+        new_groups.append(_moved_group(group, chunks, group_start, position, ordinal))
+    rows = sum(g.rows for g in groups)
+    return PartLayout(path, _merged(ranges), _footer(metadata, new_groups, rows), rows)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent byte ranges joined (a row group's column chunks usually follow each other)."""
+    merged: list[tuple[int, int]] = []
+    for start, length in ranges:
+        if merged and merged[-1][0] + merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], merged[-1][1] + length)
+        else:
+            merged.append((start, length))
+    return merged
+
+
+class PartReader(io.RawIOBase):
+    """A ``PartLayout`` as a read-only, seekable file: the file's ranges read with ``pread`` (thread-safe)."""
+
+    def __init__(self, layout: PartLayout) -> None:
+        super().__init__()
+        self._fd = os.open(layout.path, os.O_RDONLY)
+        self._pieces: list[bytes | tuple[int, int]] = [MAGIC, *layout.ranges, layout.footer]
+        self._starts: list[int] = []  # where each piece starts in the part
+        position = 0
+        for piece in self._pieces:
+            self._starts.append(position)
+            position += len(piece) if isinstance(piece, bytes) else piece[1]
+        self._size = position
+        self._pos = 0
+
+    def readable(self) -> bool:
+        """Always: the part is read."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always (pyarrow and botocore seek)."""
+        return True
+
+    def tell(self) -> int:
+        """Position in the part."""
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move within the part."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the part; answer the bytes filled (0 at the end)."""
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view) and self._pos < self._size:
+            index = bisect.bisect_right(self._starts, self._pos) - 1
+            start, piece = self._starts[index], self._pieces[index]
+            inside = self._pos - start
+            if isinstance(piece, bytes):
+                data = piece[inside : inside + len(view) - filled]
+                view[filled : filled + len(data)] = data
+                count = len(data)
+            else:
+                offset, length = piece
+                want = min(length - inside, len(view) - filled)
+                count = os.preadv(self._fd, [view[filled : filled + want]], offset + inside)
+                if count <= 0:
+                    raise SplitError("the parquet file ended inside a column chunk (was it changed?)")
+            filled += count
+            self._pos += count
+        return filled
+
+    def close(self) -> None:
+        """Close the source file."""
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
 
 
 def footer_size(metadata: list[list[Any]]) -> int:

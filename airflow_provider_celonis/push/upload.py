@@ -62,7 +62,8 @@ class ChunkUploader:
 
     def send(self, index: int, chunk: Chunk) -> None:
         """One upload request."""
-        self.hook.add_push_chunk(self.pool_id, self.job_id, chunk.path, file_name=f"chunk-{index:05d}.{self.suffix}")
+        with chunk.open() as body:
+            self.hook.add_push_chunk(self.pool_id, self.job_id, body, file_name=f"chunk-{index:05d}.{self.suffix}")
 
     def upload(self, chunks: Sequence[Chunk]) -> None:
         """Upload every chunk of a list; then check that Celonis holds exactly as many as were sent."""
