@@ -241,14 +241,14 @@ for _prefix in PUSH_PREFIXES:
     _push_routes(_prefix)
 
 
-def multipart_file(content_type: str, body: bytes, field: str = "file") -> bytes:
-    """The bytes of the multipart part named ``field``; 400 when there is none."""
+def multipart_file(content_type: str, body: bytes, field: str = "file") -> memoryview:
+    """The bytes of the multipart part named ``field`` (a view of ``body``); 400 when there is none."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
     if "multipart/form-data" not in content_type or not match:
         raise ApiError(400, "Bad Request", "A chunk must be sent as multipart/form-data with a 'file' part.")
     delimiter = b"--" + match.group(1).encode()
     name = re.compile(rb'name="' + re.escape(field.encode()) + rb'"')
-    # Found by offsets, so a chunk of hundreds of MB is copied once (not split, partitioned and sliced).
+    # Found by offsets and answered as a view of the body: a chunk of hundreds of MB is not copied.
     start = body.find(delimiter)
     while start != -1:
         begin = start + len(delimiter)
@@ -261,7 +261,7 @@ def multipart_file(content_type: str, body: bytes, field: str = "file") -> bytes
         if name.search(body, begin, end if head_end == -1 else head_end):
             if end - content >= 2 and body.startswith(b"\r\n", end - 2):
                 end -= 2
-            return body[content:end]
+            return memoryview(body)[content:end]  # a view: a chunk of hundreds of MB is not copied
     raise ApiError(400, "Bad Request", f"The multipart body has no part named '{field}'.")
 
 
@@ -506,7 +506,7 @@ class CelonisRequestHandler(BaseHTTPRequestHandler):
             form = {}
             for name in ("grant_type", "scope", "client_id", "client_secret"):
                 try:
-                    form[name] = multipart_file(self.headers["Content-Type"], body, name).decode()
+                    form[name] = bytes(multipart_file(self.headers["Content-Type"], body, name)).decode()
                 except ApiError:
                     pass
         client_id, client_secret = form.get("client_id"), form.get("client_secret")

@@ -689,7 +689,6 @@ class EmulatorState:
             return [self._public_job(j) for j in jobs]
 
     def add_chunk(self, pool_id: str, job_id: str, kind: str, data: bytes) -> None:
-        checksum = hashlib.md5(data).hexdigest()  # noqa: S324 - not security; outside the lock (releases the GIL)
         with self.lock:
             job = self._push_job(pool_id, job_id)
             if job["status"] != "NEW":
@@ -703,7 +702,7 @@ class EmulatorState:
                     "id": str(uuid.uuid4()),
                     "type": "UPSERT" if kind == "upserted" else "DELETE",
                     "pushJobId": job_id,
-                    "checksum": checksum,
+                    "checksum": None,  # computed when the chunks are listed (most pushes never list them)
                     "creationDate": epoch_ms(self.clock()),
                     "_data": data,
                     "_parsed": _CHUNK_PARSER.submit(_parse_chunk, data) if job["fileType"] != "CSV" else None,
@@ -713,6 +712,9 @@ class EmulatorState:
     def list_chunks(self, pool_id: str, job_id: str) -> list[dict[str, Any]]:
         with self.lock:
             job = self._push_job(pool_id, job_id)
+            for chunk in job["_chunks"]:
+                if chunk["checksum"] is None:
+                    chunk["checksum"] = hashlib.md5(chunk["_data"]).hexdigest()  # noqa: S324 - not security
             return [{k: v for k, v in c.items() if not k.startswith("_")} for c in job["_chunks"]]
 
     def _check_push_rate(self) -> None:

@@ -41,7 +41,7 @@ class PushRejected(Exception):
 def int64_timestamp_columns(data: bytes) -> list[str]:
     """The columns of a parquet chunk stored as INT64 timestamps (not INT96)."""
     try:
-        schema = pq.read_metadata(io.BytesIO(data)).schema
+        schema = pq.read_metadata(pa.BufferReader(data)).schema
     except Exception as exc:  # noqa: BLE001
         raise PushRejected(f"Chunk is not a readable parquet file: {exc}") from None
     return [
@@ -62,7 +62,7 @@ def read_parquet(data: bytes) -> pa.Table:
 def compressed_columns(data: bytes) -> list[str]:
     """``column (CODEC)`` for every parquet column chunk written with a compression codec."""
     try:
-        metadata = pq.read_metadata(io.BytesIO(data))
+        metadata = pq.read_metadata(pa.BufferReader(data))
     except Exception as exc:  # noqa: BLE001 - any parse failure is a rejected file
         raise PushRejected(f"File is not a readable parquet file: {exc}") from None
     found: dict[str, str] = {}
@@ -91,14 +91,14 @@ def read_csv(data: bytes, options: dict[str, Any] | None, table_schema: dict[str
     try:
         # Every column is read as text (no type guessing: "007" stays "007"); the header comes first.
         # An empty unquoted cell is null, a quoted empty string ("") is an empty string [guess].
-        header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
+        header = pacsv.open_csv(pa.BufferReader(data), parse_options=parse).schema.names
         convert = pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
             null_values=[""],
         )
-        table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
+        table = pacsv.read_csv(pa.BufferReader(data), parse_options=parse, convert_options=convert)
     except Exception as exc:  # noqa: BLE001
         raise PushRejected(f"Chunk is not a readable CSV file with the job's parsing options: {exc}") from None
     if table_schema:
