@@ -274,6 +274,33 @@ def test_large_objects_go_multipart_or_fall_back_to_one_put(emulator, ingest_see
     assert emulator.arrow_table("rt").sort_by("id").equals(big)
 
 
+@pytest.mark.parametrize("multipart", ["accept", "refuse"])
+def test_an_uncompressed_file_larger_than_an_object_goes_up_in_parts_read_in_place(
+    emulator, ingest_seed, tmp_path, monkeypatch, multipart
+):
+    from airflow_provider_celonis.push import parquet_split
+
+    ingest_seed["settings"]["ingestion_multipart"] = multipart
+    emulator.reseed(ingest_seed)
+    n = 600_000
+    big = pa.table({"id": list(range(n)), "v": [f"row-{i}" for i in range(n)]})
+    pq.write_table(big, tmp_path / "big.parquet", compression="none", row_group_size=50_000)
+    assert (tmp_path / "big.parquet").stat().st_size > 12 * 1024 * 1024
+    written = []
+    monkeypatch.setattr(parquet_split, "write_part", lambda *args, **kwargs: written.append(args))
+    summary = ingest_op(
+        source_path=str(tmp_path / "big.parquet"),
+        multipart_threshold_bytes=5 * 1024 * 1024,
+        object_size_bytes=8 * 1024 * 1024,
+    ).execute(context())
+    sizes = [f["bytes"] for f in summary["files"]]
+    assert len(sizes) >= 2 and max(sizes) <= 8 * 1024 * 1024 and max(sizes) > 5 * 1024 * 1024, sizes
+    assert written == []  # every object was read in place from the file
+    parts = [r for r in emulator.requests("/api/data-ingestion") if "uploadId" in r["query"] and r["method"] == "PUT"]
+    assert (len(parts) > 0) is (multipart == "accept")
+    assert emulator.arrow_table("rt").sort_by("id").equals(big)
+
+
 def test_files_operator_is_the_data_operator_for_files(emulator, tmp_path):
     (tmp_path / "s.jsonl").write_text('{"order_id": 1, "created_at": 2, "carrier": "DHL"}\n', encoding="utf-8")
     summary = CelonisIngestFilesOperator(
