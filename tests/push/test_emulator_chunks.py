@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,8 +23,6 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def wait(hook: CelonisHook, job_id: str):
-    import time
-
     for _ in range(200):
         job = hook.get_push_job(POOL, job_id)
         if job.status.is_terminal:
@@ -77,3 +76,33 @@ def test_a_multipart_object_has_s3s_multipart_etag(emulator, emulator_server, se
     digests = b"".join(hashlib.md5(data[i : i + size]).digest() for i in range(0, len(data), size))  # noqa: S324
     head = CelonisHook().get_ingestion_client().head_object(Bucket="continuous", Key=uploaded["key"])
     assert head["ETag"].strip('"') == f"{hashlib.md5(digests).hexdigest()}-{count}"  # noqa: S324
+
+
+def test_a_chunk_checksum_still_being_computed_does_not_hold_up_other_requests(emulator, monkeypatch):
+    """The checksum is computed when a chunk is stored, in the background; a list waits for it outside the lock."""
+    import threading
+
+    from airflow_provider_celonis.emulator import state
+
+    gate = threading.Event()
+
+    def slow_checksum(data: bytes) -> str:
+        gate.wait(30)
+        return hashlib.md5(data).hexdigest()  # noqa: S324
+
+    monkeypatch.setattr(state, "_checksum", slow_checksum)
+    hook = CelonisHook()
+    job = hook.create_push_job(POOL, "pushed")
+    body = parquet_bytes(pa.table({"id": [1, 2]}))
+    hook.add_push_chunk(POOL, job.id, body)
+    listed: list = []
+    lister = threading.Thread(target=lambda: listed.extend(hook.list_push_chunks(POOL, job.id)))
+    lister.start()
+    try:
+        time.sleep(0.2)
+        assert lister.is_alive()  # the list waits for the checksum ...
+        assert hook.get_push_job(POOL, job.id).status.value == "NEW"  # ... and other requests are answered
+    finally:
+        gate.set()
+        lister.join(30)
+    assert [c.checksum for c in listed] == [hashlib.md5(body).hexdigest()]  # noqa: S324
