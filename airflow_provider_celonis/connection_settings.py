@@ -17,13 +17,17 @@ from airflow_provider_celonis.exceptions import CelonisConnectionConfigError
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_OAUTH_SCOPES = ("integration.data-pools",)
 
-# [guess] Celonis realm -> AWS region for the Standard Data Ingestion API. Only eu-1 (docs) and
-# us-1 (a public integration) have a source; override with the connection extra `ingestion_region`.
+# Celonis realm -> AWS region for the Standard Data Ingestion API (docs/api-assumptions.md): eu-1 (docs),
+# us-1 (a public integration), eu-4, eu-5 and ch-1 (Celonis's own DNS configuration points them at AWS load
+# balancers in eu-central-1 / eu-central-2); us-2 is a [guess]. Other realms (eu-2, eu-3, uk-1, jp-1, ae-1
+# point at no AWS region) get DEFAULT_AWS_REGION with a warning; the connection extra `ingestion_region` wins.
 REALM_TO_AWS_REGION: dict[str, str] = {
     "eu-1": "eu-central-1",
+    "eu-4": "eu-central-1",
+    "eu-5": "eu-central-1",
+    "ch-1": "eu-central-2",
     "us-1": "us-east-1",
     "us-2": "us-east-2",
-    "eu-2": "eu-west-1",
 }
 DEFAULT_AWS_REGION = "eu-central-1"
 
@@ -128,6 +132,15 @@ class CelonisConnectionSettings:
         if self.ingestion_region:
             return self.ingestion_region
         return REALM_TO_AWS_REGION.get(self.team_url.realm or "", DEFAULT_AWS_REGION)
+
+    @property
+    def aws_region_is_known(self) -> bool:
+        """False only for a Celonis realm whose AWS region has no source (``REALM_TO_AWS_REGION``).
+
+        A host with no realm (the emulator's, a proxy's) is signed for the default, as always.
+        """
+        realm = self.team_url.realm
+        return bool(self.ingestion_region) or not realm or realm in REALM_TO_AWS_REGION
 
     @classmethod
     def from_connection(cls, conn: Any, extras: dict[str, Any] | None = None) -> CelonisConnectionSettings:

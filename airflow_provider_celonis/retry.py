@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from airflow_provider_celonis.exceptions import CelonisError, CelonisParameterError
 
 REFUSED_BEFORE_ACTING = frozenset({429, 503})
+
+# Celonis's error catalog shows a 429 body naming the reset as a UTC wall-clock time: "… Please try again at
+# 06:10:41 UTC." (developer.celonis.com, common error catalog); read when no header names the wait.
+_TRY_AGAIN_AT = re.compile(r"try again at (\d{1,2}):(\d{2}):(\d{2}) UTC", re.IGNORECASE)
+# A named time this far before now is taken as tomorrow's (the window crosses midnight UTC); closer, as now.
+_PAST_TOLERANCE = dt.timedelta(minutes=5)
 
 # The retry defaults of every hook, operator, sensor and trigger (``retry_limit`` / ``api_retry_limit``, …):
 # 6 attempts wait 1, 2, 4, 8 and 16 s between them (plus jitter), so about half a minute of Celonis trouble
@@ -92,9 +100,9 @@ class RetryPolicy:
         delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return min(self.max_delay, delay * (1 + random.uniform(0, MAX_JITTER))) if delay else 0.0
 
-    def wait_for_response(self, headers: Mapping[str, str], attempt: int) -> float:
+    def wait_for_response(self, headers: Mapping[str, str], attempt: int, content: bytes = b"") -> float:
         """How long to wait after a retryable response: the server's word if it gave one, else backoff."""
-        advised = server_advised_wait(headers)
+        advised = server_advised_wait(headers, content=content)
         if advised is not None:
             if self.defer_advised_waits:
                 limit = {k.lower(): v for k, v in headers.items()}.get("x-ratelimit-limit")
@@ -103,8 +111,14 @@ class RetryPolicy:
         return min(self.max_delay, self.backoff(attempt))
 
 
-def server_advised_wait(headers: Mapping[str, str], now: dt.datetime | None = None) -> float | None:
-    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``x-ratelimit-reset`` (seconds)."""
+def server_advised_wait(
+    headers: Mapping[str, str], now: dt.datetime | None = None, content: bytes = b""
+) -> float | None:
+    """Seconds to wait that Celonis named; None when it named none.
+
+    From ``Retry-After`` (seconds or HTTP date), else ``x-ratelimit-reset`` (seconds), else the error body's
+    "Please try again at HH:MM:SS UTC" (Celonis's error catalog).
+    """
     lowered = {k.lower(): v for k, v in headers.items()}
     retry_after = lowered.get("retry-after")
     if retry_after:
@@ -124,5 +138,28 @@ def server_advised_wait(headers: Mapping[str, str], now: dt.datetime | None = No
         try:
             return max(0.0, float(reset.strip()))
         except ValueError:
-            return None
-    return None
+            pass
+    return _wait_named_in_body(content, now)
+
+
+def _wait_named_in_body(content: bytes, now: dt.datetime | None) -> float | None:
+    """Seconds until the UTC time an error body names ("Please try again at 06:10:41 UTC."), or None."""
+    if not content:
+        return None
+    text = content[:4096].decode("utf-8", "replace")
+    try:
+        body = json.loads(text)
+        text = str(body.get("detail") or body.get("message") or text) if isinstance(body, dict) else text
+    except ValueError:
+        pass
+    match = _TRY_AGAIN_AT.search(text)
+    if not match:
+        return None
+    hour, minute, second = (int(part) for part in match.groups())
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    current = now or dt.datetime.now(dt.UTC)
+    when = current.replace(hour=hour, minute=minute, second=second, microsecond=0)
+    if when < current - _PAST_TOLERANCE:
+        when += dt.timedelta(days=1)
+    return max(0.0, (when - current).total_seconds())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -110,9 +111,36 @@ def test_secret_not_in_repr():
     [
         ("https://t.eu-1.celonis.cloud", "eu-central-1"),
         ("https://t.us-1.celonis.cloud", "us-east-1"),
+        ("https://t.eu-4.celonis.cloud", "eu-central-1"),
+        ("https://t.ch-1.celonis.cloud", "eu-central-2"),
+        ("https://t.eu-2.celonis.cloud", "eu-central-1"),  # no region known: the default, with a warning
     ],
 )
 def test_ingestion_region_from_realm_and_override(host, region):
     assert CelonisConnectionSettings.from_connection(conn(host=host)).aws_region == region
     override = CelonisConnectionSettings.from_connection(conn(host=host, extra={"ingestion_region": "ap-x"}))
     assert override.aws_region == "ap-x"
+
+
+@pytest.mark.parametrize(
+    ("host", "extra", "warned"),
+    [
+        ("https://t.eu-1.celonis.cloud", {}, False),
+        ("https://t.eu-2.celonis.cloud", {}, True),  # not hosted on AWS as far as sources show
+        ("https://t.eu-2.celonis.cloud", {"ingestion_region": "x-1"}, False),
+    ],
+)
+def test_an_unknown_ingestion_region_is_named_with_the_fix(monkeypatch, host, extra, warned):
+    """A realm with no known AWS region signs for the default and says so, naming the extra that fixes it."""
+    from airflow_provider_celonis.hooks.celonis import CelonisHook
+
+    connection = {"conn_type": "celonis", "host": host, "password": "key", "extra": {"auth_type": "api_key", **extra}}
+    monkeypatch.setenv("AIRFLOW_CONN_REGION_TEST", json.dumps(connection))
+    lines: list[str] = []
+    recorder = SimpleNamespace(warning=lambda message, *args: lines.append(message % args), debug=print, info=print)
+    monkeypatch.setattr(CelonisHook, "log", property(lambda self: recorder))  # Airflow 2 and 3 log differently
+    CelonisHook("region_test").get_ingestion_client("id", "secret")
+    warnings = [line for line in lines if "No AWS region is known" in line]
+    assert bool(warnings) is warned
+    if warned:
+        assert "'eu-2'" in warnings[0] and "eu-central-1" in warnings[0] and "ingestion_region" in warnings[0]

@@ -7,6 +7,7 @@ tests/faults/; these tables pin the decisions themselves, case by case.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -125,6 +126,31 @@ NOW = dt.datetime(2026, 10, 21, 7, 27, 30, tzinfo=dt.UTC)
 )
 def test_server_advised_wait(headers, seconds):
     assert server_advised_wait(headers, now=NOW) == seconds
+
+
+def _catalog_body(detail: str) -> bytes:
+    """A 429 body in the shape of Celonis's common error catalog."""
+    return json.dumps(
+        {"title": "Rate limit exceeded", "status": 429, "detail": detail, "errorCode": "LIMIT_RATE_EXCEEDED"}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "seconds"),
+    [
+        ({}, _catalog_body("Too many requests. Please try again at 07:28:00 UTC."), 30.0),
+        ({}, _catalog_body("Please try again at 07:27:00 UTC."), 0.0),  # just passed: now
+        ({}, _catalog_body("Please try again at 00:00:10 UTC."), 59560.0),  # after midnight UTC
+        ({}, b"Please try again at 07:27:40 UTC.", 10.0),  # a plain-text body
+        ({}, _catalog_body("Please try again at 25:00:00 UTC."), None),  # not a time of day
+        ({}, _catalog_body("Please try again later."), None),
+        ({}, b"", None),
+        ({"x-ratelimit-reset": "3"}, _catalog_body("Please try again at 07:28:00 UTC."), 3.0),  # the header wins
+    ],
+)
+def test_server_advised_wait_from_the_error_body(headers, content, seconds):
+    """Without a header, the reset named in the body's detail ("Please try again at HH:MM:SS UTC")."""
+    assert server_advised_wait(headers, now=NOW, content=content) == seconds
 
 
 @pytest.mark.parametrize(

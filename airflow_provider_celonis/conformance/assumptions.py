@@ -118,7 +118,12 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "A submit right after another submit in the team answers 409 and leaves the job NEW (fact 5).",
         "write",
     ),
-    Assumption("push.429-names-reset", "A 429 on submit names its wait (Retry-After or x-ratelimit-reset).", "write"),
+    Assumption(
+        "push.429-names-reset",
+        "A 429 on submit names its wait in x-ratelimit-reset, Celonis's documented header (the task also reads "
+        "Retry-After and the body's 'Please try again at HH:MM:SS UTC').",
+        "write",
+    ),
     Assumption("push.hourly-window-on-the-hour", "The hourly submit limit (250) resets on the full UTC hour.", "write"),
     Assumption("load.partial-start-2xx", "A partial-sync start answers 2xx (its body is ignored).", "write+data-model"),
     Assumption(

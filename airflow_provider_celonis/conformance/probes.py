@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from airflow_provider_celonis import endpoints
+from airflow_provider_celonis import endpoints, retry
 from airflow_provider_celonis.conformance.assumptions import BY_ID
 from airflow_provider_celonis.conformance.report import Exchange, Finding, Redactor, Verdict, body_of, kept_headers
 from airflow_provider_celonis.endpoints import Endpoint
@@ -793,18 +793,22 @@ def push_probes(probe: Probe, name: str) -> None:
 
 
 def _rate_limited(probe: Probe, answer: Answer) -> None:
-    """Judge a 429's headers: does it name a wait, and does the hourly window end on the full hour."""
+    """Judge a 429: its wait in x-ratelimit-reset (the documented header); the hourly window on the full hour.
+
+    The wait is read as the task reads it: from the headers, else from the body's "Please try again at".
+    """
     retry_after, reset = answer.headers.get("retry-after"), answer.headers.get("x-ratelimit-reset")
+    detail = answer.body.get("detail") if isinstance(answer.body, dict) else answer.body
+    named = retry.server_advised_wait(answer.headers, content=str(detail or "").encode())
     probe.found(
         "push.429-names-reset",
-        Verdict.AGREES if retry_after or reset else Verdict.DIFFERS,
-        f"Retry-After {retry_after!r}, x-ratelimit-reset {reset!r}",
+        Verdict.AGREES if reset else Verdict.DIFFERS,
+        f"x-ratelimit-reset {reset!r}, Retry-After {retry_after!r}, body {str(detail or '')[:120]!r}",
     )
-    try:
-        wait = float(reset if reset is not None else retry_after)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        probe.found("push.hourly-window-on-the-hour", Verdict.NOT_CHECKED, "the 429 names no wait in seconds")
+    if named is None:
+        probe.found("push.hourly-window-on-the-hour", Verdict.NOT_CHECKED, "the 429 names no wait")
         return
+    wait = named
     if wait <= 1:
         probe.found("push.hourly-window-on-the-hour", Verdict.NOT_CHECKED, "the per-second limit, not the hourly one")
         return

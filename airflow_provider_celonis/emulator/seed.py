@@ -139,6 +139,10 @@ SWITCHES: dict[str, tuple[str, ...]] = {
     # Whether the ingestion endpoint takes S3 multipart uploads: undocumented [guess]; "refuse" answers
     # CreateMultipartUpload with 501 NotImplemented, as S3-compatible gateways without it do.
     "ingestion_multipart": ("accept", "refuse"),
+    # What a 429 on submit carries: Celonis documents x-ratelimit-reset (seconds) with -limit/-remaining for its
+    # APIs, and its error catalog shows the 429 body "... Please try again at HH:MM:SS UTC."; whether Data Push
+    # sends the headers is not shown. "none" answers with the body alone. No source shows Retry-After.
+    "rate_limit_headers": ("reset", "none"),
 }
 
 

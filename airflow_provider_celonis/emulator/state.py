@@ -197,6 +197,7 @@ class EmulatorState:
             # source shows INT64 being read, so by default a chunk with INT64 timestamps fails the job.
             self.push_int64_timestamps = _choice(settings, "push_parquet_int64_timestamps")
             self.ingestion_multipart = _choice(settings, "ingestion_multipart")
+            self.rate_limit_headers = _choice(settings, "rate_limit_headers")
             # Create job answers the job (JSON) or, as the Data Push OpenAPI also lists, 204 with no body.
             self.create_push_job_response = _choice(settings, "create_push_job_response")
             # A submit this soon after another submit in the team answers 409 (Celonis support advised ~30 s
@@ -751,12 +752,11 @@ class EmulatorState:
                 "Rate limit exceeded",
                 f"{detail} Please try again at {reset_at} UTC.",
                 "LIMIT_RATE_EXCEEDED",
-                headers={
-                    "Retry-After": str(seconds),
-                    "x-ratelimit-reset": str(seconds),
-                    "x-ratelimit-limit": str(limit),
-                    "x-ratelimit-remaining": "0",
-                },
+                headers=(
+                    {"x-ratelimit-reset": str(seconds), "x-ratelimit-limit": str(limit), "x-ratelimit-remaining": "0"}
+                    if self.rate_limit_headers == "reset"
+                    else {}
+                ),
             )
 
     def _check_push_spacing(self, job_id: str) -> None:

@@ -131,7 +131,7 @@ class RequestAttempts:
             log.debug("Celonis %s %s -> %s", self.endpoint.method, self.endpoint.path, status)
             return None
         if self.policy.should_retry_status(status, self.endpoint.idempotent, self.number):
-            return self._retry_in(self.policy.wait_for_response(headers, self.number), f"HTTP {status}")
+            return self._retry_in(self.policy.wait_for_response(headers, self.number, content), f"HTTP {status}")
         raise error_from_response(self.endpoint.method, self.endpoint.path, status, headers, content, reason)
 
     def _retry_in(self, wait: float, why: str) -> float:

@@ -555,6 +555,14 @@ class CelonisHook(BaseHook):
                 f"No Standard Data Ingestion credentials: pass access_key_id and secret_access_key, or set "
                 f"ingestion_access_key_id and ingestion_secret_access_key in the extra of {self.celonis_conn_id!r}."
             )
+        if not region and not self.settings.aws_region_is_known:
+            self.log.warning(
+                "No AWS region is known for Celonis realm %r: Standard Data Ingestion requests are signed for %s. "
+                "If Celonis refuses the signature, set the connection extra ingestion_region (%s).",
+                self.settings.team_url.realm,
+                self.settings.aws_region,
+                self.celonis_conn_id,
+            )
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path"},

@@ -196,6 +196,8 @@ def _before_rate_window(window: float) -> None:
         time.sleep(0.2)
 
 
+# One submit an hour: the probe's second submit gets a 429 (the hourly window, a wait far from 1 s).
+HOURLY = {"rate_limits": {"push_execute_per_hour": 1}, "rate_limit_window_seconds": 3600}
 # (setting, value, extra seed settings, args, assumption, expected verdict); each switch with every value.
 SWITCH_CASES = [
     ("start_conflict", "second_run", {}, WRITE_ARGS, "load.second-start-runs-again", AGREES),
@@ -212,6 +214,8 @@ SWITCH_CASES = [
     ("ingestion_multipart", "refuse", {}, READ_ARGS, "ingestion.multipart-accepted", DIFFERS),
     ("push_submit_spacing_seconds", 1.0, {}, WRITE_ARGS, "push.rapid-submit-409", AGREES),
     ("push_submit_spacing_seconds", 0, {}, WRITE_ARGS, "push.rapid-submit-409", DIFFERS),
+    ("rate_limit_headers", "reset", HOURLY, WRITE_ARGS, "push.429-names-reset", AGREES),
+    ("rate_limit_headers", "none", HOURLY, WRITE_ARGS, "push.429-names-reset", DIFFERS),
     (
         "rate_limit_window_seconds",
         3600,
@@ -247,10 +251,14 @@ def test_seed_switch_shows(emulator, capsys, setting, value, extra, args, assump
     emulator.reseed(test_seed(**{setting: value}, **extra))
     if args is READ_ARGS:
         run_job(emulator)
-    if setting == "rate_limit_window_seconds":
-        _before_rate_window(value)
+    window = value if setting == "rate_limit_window_seconds" else extra.get("rate_limit_window_seconds")
+    if window:
+        _before_rate_window(window)
     code, found, out, _ = conformance(args, capsys)
     assert found[assumption] == expected, out
+    if window:
+        # the hourly window is judged from the headers or, without them, from the body's "try again at"
+        assert found["push.hourly-window-on-the-hour"] == (AGREES if window == 3600 else DIFFERS), out
     if setting == "rate_limit_window_seconds":
         assert found["push.429-names-reset"] == AGREES, out
     assert code == (1 if expected == DIFFERS else 0), out

@@ -13,7 +13,7 @@ from tests.helpers.tasks import context
 
 def test_more_pushes_than_the_team_limit_all_land(emulator):
     """12 pushes at once against a team limit of 3 submissions per second (the emulator's, lowered for the
-    test; the in-process pacer allows 10/s, so Celonis's 429 + Retry-After does the rest)."""
+    test; the in-process pacer allows 10/s, so Celonis's 429 and its x-ratelimit-reset do the rest)."""
     seed = test_seed()
     seed["settings"]["rate_limits"] = {"push_execute_per_second": 3, "push_execute_per_hour": 250}
     seed["settings"]["push_submit_spacing_seconds"] = 0  # this test drives the per-second 429, not the 409
