@@ -19,6 +19,7 @@ from airflow_provider_celonis.operators._source import SOURCE_TEMPLATE_FIELDS, S
 from airflow_provider_celonis.push.chunks import MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, Chunk, ChunkSpool
 from airflow_provider_celonis.push.encoding import INGESTION_PARQUET
 from airflow_provider_celonis.push.ingestion import DEFAULT_MULTIPART_BYTES, MIN_PART_BYTES, ObjectUploader
+from airflow_provider_celonis.push.memory import push_memory_pool
 from airflow_provider_celonis.push.pipeline import (
     DEFAULT_MAX_SPOOLED_CHUNKS,
     ChunkStream,
@@ -190,7 +191,7 @@ class CelonisIngestDataOperator(SourceParameters, BaseOperator):
         prefix = self.file_name_prefix if self.file_name_prefix is not None else self._default_prefix(context)
         label = self._source_label()
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="celonis-ingest-", dir=self.spool_dir) as spool_dir:
+        with push_memory_pool(), tempfile.TemporaryDirectory(prefix="celonis-ingest-", dir=self.spool_dir) as spool_dir:
             spool = ChunkSpool(
                 spool_dir, self.object_size_bytes, "PARQUET", encoding=INGESTION_PARQUET, nested=True, measure=False
             )

@@ -22,6 +22,7 @@ from airflow_provider_celonis.push.chunks import (
     validate_chunk_size,
 )
 from airflow_provider_celonis.push.encoding import DATA_PUSH_PARQUET, parse_timestamps
+from airflow_provider_celonis.push.memory import push_memory_pool
 from airflow_provider_celonis.push.pipeline import (
     DEFAULT_MAX_SPOOLED_CHUNKS,
     ChunkStream,
@@ -206,7 +207,8 @@ class CelonisPushDataOperator(SourceParameters, CelonisWaitingOperator):
         context["ti"].xcom_push(key=XCOM_DATA_POOL_URL, value=self.hook.data_pool_url(self.pool_id))
         deadline = time.time() + self.timeout  # waits for a submit slot count against the task's timeout
         began = time.monotonic()
-        filled = self._fill_job()
+        with push_memory_pool():
+            filled = self._fill_job()
         if filled is None:
             return None, {
                 "pool_id": self.pool_id,
