@@ -115,6 +115,8 @@ class CelonisConnectionSettings:
     ingestion_access_key_id: str | None = None
     ingestion_secret_access_key: str | None = field(default=None, repr=False)
     ingestion_region: str | None = None
+    # False: ingestion uploads are sent as UNSIGNED-PAYLOAD (one read of each body less); see docs/connection.md.
+    ingestion_sign_payload: bool = True
 
     @property
     def base_url(self) -> str:
@@ -183,6 +185,7 @@ class CelonisConnectionSettings:
             ingestion_access_key_id=extra.get("ingestion_access_key_id") or None,
             ingestion_secret_access_key=extra.get("ingestion_secret_access_key") or None,
             ingestion_region=extra.get("ingestion_region") or None,
+            ingestion_sign_payload=_parse_flag("ingestion_sign_payload", extra.get("ingestion_sign_payload", True)),
         )
 
 
@@ -235,6 +238,18 @@ def _parse_verify(value: Any) -> bool | str:
     if text.lower() in ("false", "0", "no", "off"):
         return False
     return text  # a CA bundle path
+
+
+def _parse_flag(name: str, value: Any) -> bool:
+    """A true/false extra, given as JSON boolean or as text."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise CelonisConnectionConfigError(f"The connection extra {name} must be true or false, not {value!r}.")
 
 
 def _parse_proxies(value: Any) -> dict[str, str] | None:

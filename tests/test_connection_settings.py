@@ -144,3 +144,18 @@ def test_an_unknown_ingestion_region_is_named_with_the_fix(monkeypatch, host, ex
     assert bool(warnings) is warned
     if warned:
         assert "'eu-2'" in warnings[0] and "eu-central-1" in warnings[0] and "ingestion_region" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "signed"), [(None, True), (True, True), (False, False), ("false", False), ("yes", True)]
+)
+def test_ingestion_payload_signing_extra(value, signed):
+    extra = {} if value is None else {"ingestion_sign_payload": value}
+    assert CelonisConnectionSettings.from_connection(conn(extra=extra)).ingestion_sign_payload is signed
+
+
+def test_a_bad_payload_signing_extra_names_it():
+    with pytest.raises(
+        CelonisConnectionConfigError, match="ingestion_sign_payload must be true or false, not 'sometimes'"
+    ):
+        CelonisConnectionSettings.from_connection(conn(extra={"ingestion_sign_payload": "sometimes"}))

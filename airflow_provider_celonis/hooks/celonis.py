@@ -565,7 +565,9 @@ class CelonisHook(BaseHook):
             )
         config = Config(
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            # The payload is signed (botocore hashes each body: one more read of it) unless the connection says
+            # ingestion_sign_payload: false (UNSIGNED-PAYLOAD, as the AWS SDKs send over https by default).
+            s3={"addressing_style": "path", "payload_signing_enabled": self.settings.ingestion_sign_payload},
             retries={"mode": "standard", "max_attempts": self.retry_policy.max_attempts},
             # boto3 has no "no timeout": a connection without one (timeout: null) gets the default.
             connect_timeout=self.settings.timeout or DEFAULT_TIMEOUT_SECONDS,

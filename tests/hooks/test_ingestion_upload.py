@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -63,3 +65,30 @@ def test_a_small_file_is_one_put_whatever_the_endpoint_says_of_multipart(emulato
         {"order_id": 1, "created_at": 1, "v": "a"},
         {"order_id": 2, "created_at": 1, "v": "b"},
     ]
+
+
+@pytest.mark.parametrize(("extra", "sent"), [({}, "signed"), ({"ingestion_sign_payload": False}, "UNSIGNED-PAYLOAD")])
+def test_payload_signing_follows_the_connection(emulator, monkeypatch, tmp_path, extra, sent):
+    """Signed by default; ``ingestion_sign_payload: false`` sends UNSIGNED-PAYLOAD (no hashing read of the body),
+    which the endpoint verifies and applies like a signed upload."""
+    monkeypatch.setenv("AIRFLOW_CONN_CELONIS_DEFAULT", emulator.connection_json(**extra))
+    path = tmp_path / "rows.parquet"
+    pq.write_table(pa.table({"order_id": [1, 2], "created_at": [1, 1], "v": ["a", "b"]}), path, compression="none")
+    hook = CelonisHook()
+    client = hook.get_ingestion_client()
+    seen: list[str] = []
+
+    def record(request, **_) -> None:
+        value = request.headers["X-Amz-Content-SHA256"]
+        seen.append(value.decode() if isinstance(value, bytes) else value)
+
+    client.meta.events.register("before-send.s3.PutObject", record)
+
+    hook.upload_ingestion_file(path, CONNECTION, "shipment", client=client)
+
+    assert len(seen) == 1
+    if sent == "signed":
+        assert re.fullmatch("[0-9a-f]{64}", seen[0]), seen  # the body's SHA-256
+    else:
+        assert seen == [sent]
+    assert {r["order_id"]: r["v"] for r in emulator.table("shipment")["rows"]} == {1: "a", 2: "b"}
