@@ -101,6 +101,12 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "The ingestion endpoint starts a multipart upload (the operators fall back to one PutObject if not).",
         "ingestion",
     ),
+    Assumption(
+        "ingestion.unsigned-payload-accepted",
+        "The ingestion endpoint takes a body sent as UNSIGNED-PAYLOAD (connection extra ingestion_sign_payload: "
+        "false).",
+        "ingestion",
+    ),
     Assumption("push.create-answers-json", "Create push job answers the job as JSON, not 204 with no body.", "write"),
     Assumption(
         "push.every-column-type-done",

@@ -550,11 +550,43 @@ class Probe:
         except BotoCoreError as exc:
             self.found("ingestion.multipart-accepted", Verdict.NOT_CHECKED, f"no answer ({type(exc).__name__})")
             return
-        client.abort_multipart_upload(Bucket=endpoints.INGESTION_BUCKET, Key=key, UploadId=started["UploadId"])
         self.exchanges.append(
-            Exchange("ingestion-multipart", "POST", path + "?uploads", None, 200, {}, None, "started and aborted")
+            Exchange("ingestion-multipart", "POST", path + "?uploads", None, 200, {}, None, "started")
         )
         self.found("ingestion.multipart-accepted", Verdict.AGREES, "HTTP 200: an upload id, then aborted")
+        try:
+            self.ingestion_unsigned_part(key, path, started["UploadId"])
+        finally:
+            client.abort_multipart_upload(Bucket=endpoints.INGESTION_BUCKET, Key=key, UploadId=started["UploadId"])
+
+    def ingestion_unsigned_part(self, key: str, path: str, upload_id: str) -> None:
+        """``ingestion.unsigned-payload-accepted``: one part sent as UNSIGNED-PAYLOAD into the probe's upload.
+
+        The caller aborts that upload afterwards, so nothing is stored.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        unsigned = self.hook.get_ingestion_client(sign_payload=False)
+        query = f"?partNumber=1&uploadId={upload_id}"
+        try:
+            unsigned.upload_part(
+                Bucket=endpoints.INGESTION_BUCKET, Key=key, UploadId=upload_id, PartNumber=1, Body=b"conformance probe"
+            )
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            self.exchanges.append(
+                Exchange("ingestion-unsigned-part", "PUT", path + query, None, status, {}, None, code)
+            )
+            self.found("ingestion.unsigned-payload-accepted", Verdict.DIFFERS, f"HTTP {status} ({code})")
+            return
+        except BotoCoreError as exc:
+            self.found("ingestion.unsigned-payload-accepted", Verdict.NOT_CHECKED, f"no answer ({type(exc).__name__})")
+            return
+        self.exchanges.append(Exchange("ingestion-unsigned-part", "PUT", path + query, None, 200, {}, None, "stored"))
+        self.found(
+            "ingestion.unsigned-payload-accepted", Verdict.AGREES, "HTTP 200 for a part sent as UNSIGNED-PAYLOAD"
+        )
 
     def check_dates(self) -> None:
         """``dates.epoch-milliseconds`` over every date the other probes saw."""

@@ -538,12 +538,14 @@ class CelonisHook(BaseHook):
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         region: str | None = None,
+        sign_payload: bool | None = None,
     ) -> Any:
         """A boto3 S3 client for ``<team URL>/api/data-ingestion`` (path-style, SigV4).
 
         The access key and secret are those of the "Push data into Celonis" data connection; by
         default they come from the connection extras ``ingestion_access_key_id`` and
-        ``ingestion_secret_access_key``.
+        ``ingestion_secret_access_key``. ``sign_payload`` (default: the extra ``ingestion_sign_payload``)
+        False sends bodies as UNSIGNED-PAYLOAD.
         """
         import boto3
         from botocore.config import Config
@@ -567,7 +569,12 @@ class CelonisHook(BaseHook):
             signature_version="s3v4",
             # The payload is signed (botocore hashes each body: one more read of it) unless the connection says
             # ingestion_sign_payload: false (UNSIGNED-PAYLOAD, as the AWS SDKs send over https by default).
-            s3={"addressing_style": "path", "payload_signing_enabled": self.settings.ingestion_sign_payload},
+            s3={
+                "addressing_style": "path",
+                "payload_signing_enabled": self.settings.ingestion_sign_payload
+                if sign_payload is None
+                else sign_payload,
+            },
             retries={"mode": "standard", "max_attempts": self.retry_policy.max_attempts},
             # boto3 has no "no timeout": a connection without one (timeout: null) gets the default.
             connect_timeout=self.settings.timeout or DEFAULT_TIMEOUT_SECONDS,

@@ -129,6 +129,7 @@ READ_AGREES = {
     "execution-log.chain",
     "ingestion.head-missing-key-404",
     "ingestion.multipart-accepted",
+    "ingestion.unsigned-payload-accepted",
 }
 WRITE_AGREES = {
     "push.create-answers-json",

@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_celonis.push.memory import push_memory_pool
-from tests.helpers.push import assert_table_is, ingest_op, mixed_table, push, quoted_rows
+from tests.helpers.push import assert_table_is, ingest_op, mixed_table, push_op, quoted_rows
 from tests.helpers.tasks import context
 
 
@@ -32,7 +32,17 @@ def test_a_push_allocates_from_jemalloc_and_puts_the_default_back(emulator, monk
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
     path, table = parquet_file
     default, before = pa.default_memory_pool().backend_name, jemalloc.num_allocations()
-    push(source_path=path)
+    seen: list[str] = []
+    operator = push_op(source_path=path)
+    fill = operator._fill_job
+
+    def fill_and_look():  # what the default pool is while the job is filled
+        seen.append(pa.default_memory_pool().backend_name)
+        return fill()
+
+    monkeypatch.setattr(operator, "_fill_job", fill_and_look)
+    operator.execute(context())
+    assert seen == ["jemalloc"]
     assert jemalloc.num_allocations() > before  # the source was read (its string lengths) with jemalloc
     assert pa.default_memory_pool().backend_name == default
     assert_table_is(emulator, table)
@@ -47,11 +57,23 @@ def test_an_ingestion_allocates_from_jemalloc(emulator, monkeypatch, jemalloc):
 
 
 def test_a_pool_chosen_in_the_environment_is_left_alone(emulator, monkeypatch, jemalloc, parquet_file):
+    """With ARROW_DEFAULT_MEMORY_POOL set, the default pool stays the process's own while a push runs."""
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    default = pa.default_memory_pool().backend_name
+    with push_memory_pool() as pool:
+        assert pa.default_memory_pool().backend_name == pool.backend_name == default
+    seen: list[str] = []
     path, table = parquet_file
-    before = jemalloc.num_allocations()
-    push(source_path=path)
-    assert jemalloc.num_allocations() == before
+    operator = push_op(source_path=path)
+    fill = operator._fill_job
+
+    def fill_and_look():  # what the default pool is while the job is filled
+        seen.append(pa.default_memory_pool().backend_name)
+        return fill()
+
+    monkeypatch.setattr(operator, "_fill_job", fill_and_look)
+    operator.execute(context())
+    assert seen == [default]
     assert_table_is(emulator, table)
 
 
