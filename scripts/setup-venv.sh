@@ -15,6 +15,10 @@ uv="$(command -v uv || echo "$python -m uv")"
 if [ ! -x "$venv/bin/python" ]; then
   $uv venv --quiet --python "$python" "$venv" >&2
 fi
-VIRTUAL_ENV="$venv" $uv pip install --quiet "apache-airflow==$version.*" -e "$root[sql,postgres,sqlite,openlineage]" \
+# Airflow 2.x sets an attribute on cryptography's MultiFernet, which cryptography 51 (a Rust type) refuses:
+# every connection with a password then fails to load ("MultiFernet object has no attribute is_encrypted").
+pins=()
+case "$version" in 2.*) pins+=("cryptography<51") ;; esac
+VIRTUAL_ENV="$venv" $uv pip install --quiet "apache-airflow==$version.*" ${pins[@]+"${pins[@]}"} -e "$root[sql,postgres,sqlite,openlineage]" \
   --group "$root/pyproject.toml:dev" >&2
 echo "$venv"
