@@ -28,21 +28,26 @@ def parquet_file(tmp_path):
     return str(path), table
 
 
-def test_a_push_allocates_from_jemalloc_and_puts_the_default_back(emulator, monkeypatch, jemalloc, parquet_file):
-    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
-    path, table = parquet_file
-    default, before = pa.default_memory_pool().backend_name, jemalloc.num_allocations()
+def pool_while_filling(monkeypatch, path: str) -> list[str]:
+    """Push ``path``; the name of pyarrow's default pool while the push job was being filled."""
     seen: list[str] = []
     operator = push_op(source_path=path)
     fill = operator._fill_job
 
-    def fill_and_look():  # what the default pool is while the job is filled
+    def fill_and_look():
         seen.append(pa.default_memory_pool().backend_name)
         return fill()
 
     monkeypatch.setattr(operator, "_fill_job", fill_and_look)
     operator.execute(context())
-    assert seen == ["jemalloc"]
+    return seen
+
+
+def test_a_push_allocates_from_jemalloc_and_puts_the_default_back(emulator, monkeypatch, jemalloc, parquet_file):
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    path, table = parquet_file
+    default, before = pa.default_memory_pool().backend_name, jemalloc.num_allocations()
+    assert pool_while_filling(monkeypatch, path) == ["jemalloc"]
     assert jemalloc.num_allocations() > before  # the source was read (its string lengths) with jemalloc
     assert pa.default_memory_pool().backend_name == default
     assert_table_is(emulator, table)
@@ -62,18 +67,8 @@ def test_a_pool_chosen_in_the_environment_is_left_alone(emulator, monkeypatch, j
     default = pa.default_memory_pool().backend_name
     with push_memory_pool() as pool:
         assert pa.default_memory_pool().backend_name == pool.backend_name == default
-    seen: list[str] = []
     path, table = parquet_file
-    operator = push_op(source_path=path)
-    fill = operator._fill_job
-
-    def fill_and_look():  # what the default pool is while the job is filled
-        seen.append(pa.default_memory_pool().backend_name)
-        return fill()
-
-    monkeypatch.setattr(operator, "_fill_job", fill_and_look)
-    operator.execute(context())
-    assert seen == [default]
+    assert pool_while_filling(monkeypatch, path) == [default]
     assert_table_is(emulator, table)
 
 
